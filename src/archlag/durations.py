@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_ORDER = ("y", "w", "d", "h", "m", "s", "ms")
+_UNITS = {
+    "y": 31536000.0, "w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001,
+}  # fmt: skip
+_ORDER = tuple(_UNITS)
+_DURATION = re.compile("^" + "".join(rf"(?:(\d+){unit})?" for unit in _ORDER) + "$")
 
 
 class DurationError(ValueError):

@@ -44,7 +44,7 @@ def parse_reference(text: str, *, allow_tag: bool = True) -> ImageReference:
     if not text:
         raise ImageReferenceError("empty image reference")
     if "@" in text:
-        raise ImageReferenceError(f"{original!r}: digest references are not watchable; name a repository")
+        raise ImageReferenceError(f"{original!r}: name a repository, not a digest")
     registry = DOCKER_HUB
     first, sep, rest = text.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
