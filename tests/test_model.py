@@ -1,0 +1,162 @@
+"""The publication model, by tables of cases: no I/O, explicit times."""
+
+from __future__ import annotations
+
+import pytest
+
+from archlag.model import (
+    Content,
+    TagState,
+    apply_content,
+    expected_platforms,
+    select_tags,
+    settle,
+    version_key,
+)
+from archlag.platforms import parse_platform
+
+AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
+BOTH = frozenset({AMD, ARM})
+
+
+def content(**platforms: str) -> Content:
+    mapping = {parse_platform(name.replace("_", "/")): d for name, d in platforms.items()}
+    return Content("sha256:" + "-".join(sorted(platforms.values())), mapping)
+
+
+def look(
+    previous: TagState | None,
+    found: Content | None,
+    now: float,
+    expected: frozenset = BOTH,
+    candidate: bool = False,
+):
+    """One poll of one tag: apply what was found, then settle against the expectation."""
+    regressions: tuple = ()
+    new = False
+    if found is None:
+        assert previous is not None
+        state = previous
+    else:
+        outcome = apply_content(previous, "1.0", found, now)
+        state, regressions, new = outcome.state, outcome.regressions, outcome.new_publication
+    state, completion = settle(state, expected, baseline_candidate=candidate and new)
+    return state, completion, regressions
+
+
+def test_staggered_release_is_one_publication_observed_once() -> None:
+    s, c, _ = look(None, content(linux_amd64="a1"), now=1000)
+    assert c is None
+    assert s.publication.first_seen == 1000
+    s, c, _ = look(s, content(linux_amd64="a1", linux_arm64="b1"), now=2200)
+    assert c is not None
+    assert c.spread == 1200
+    assert dict(c.delays) == {AMD: 0, ARM: 1200}
+    assert s.publication.seq == 1
+    assert s.publication.platforms[AMD].first_seen == 1000
+    assert s.publication.platforms[ARM].first_seen == 2200
+    s, c, _ = look(s, None, now=3000)
+    assert c is None, "a completed publication is never observed twice"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "same", "regressed"),
+    [
+        ({"linux_amd64": "a1"}, {"linux_amd64": "a1", "linux_arm64": "b1"}, True, ()),
+        ({"linux_amd64": "a1", "linux_arm64": "b1"}, {"linux_amd64": "a1"}, True, (ARM,)),
+        ({"linux_amd64": "a1", "linux_arm64": "b1"}, {"linux_amd64": "a2", "linux_arm64": "b1"},
+         False, ()),
+        ({"linux_amd64": "a1"}, {"linux_arm64": "b1"}, False, ()),  # nothing shared: rebuilt
+        ({"linux_amd64": "a1", "linux_arm64": "b1"}, {}, True, (AMD, ARM)),  # emptied index
+    ],
+    ids=["late-arrival", "dropped", "digest-changed", "disjoint", "emptied"],
+)  # fmt: skip
+def test_same_or_new_publication(old, new, same, regressed) -> None:
+    s, _, _ = look(None, content(**old), now=100)
+    s2, _, regressions = look(s, content(**new), now=200)
+    assert (s2.publication.seq == 1) is same
+    assert regressions == regressed
+    if not same:
+        assert all(p.first_seen == 200 for p in s2.publication.platforms.values())
+
+
+def test_regression_keeps_first_seen_and_returns() -> None:
+    s, _, _ = look(None, content(linux_amd64="a1", linux_arm64="b1"), now=100)
+    s, _, regressions = look(s, content(linux_amd64="a1"), now=200)
+    assert regressions == (ARM,)
+    assert s.publication.platforms[ARM].present is False
+    assert not s.publication.is_complete(BOTH)
+    s, _c, regressions = look(s, content(linux_amd64="a1", linux_arm64="b1"), now=300)
+    assert regressions == ()
+    assert s.publication.platforms[ARM].first_seen == 100
+    assert s.publication.platforms[ARM].present
+
+
+def test_moving_tag_starts_new_publication_and_observes_it() -> None:
+    s, c, _ = look(None, content(linux_amd64="a1", linux_arm64="b1"), now=100, candidate=True)
+    assert c is None
+    assert s.publication.baseline, "complete at first sight: baseline"
+    s, c, _ = look(s, content(linux_amd64="a2"), now=500)
+    assert s.publication.seq == 2
+    assert c is None
+    s, c, _ = look(s, content(linux_amd64="a2", linux_arm64="b2"), now=560)
+    assert c is not None
+    assert c.spread == 60
+    assert c.seq == 2
+
+
+def test_baseline_incomplete_is_observed_when_it_completes() -> None:
+    s, c, _ = look(None, content(linux_amd64="a1"), now=100, candidate=True)
+    assert not s.publication.baseline
+    s, c, _ = look(s, content(linux_amd64="a1", linux_arm64="b1"), now=400)
+    assert c is not None
+    assert c.spread == 300
+
+
+def test_expectation_change_completes_without_new_content() -> None:
+    s, c, _ = look(None, content(linux_amd64="a1"), now=100)
+    assert c is None
+    s, c, _ = look(s, None, now=200, expected=frozenset({AMD}))
+    assert c is not None
+    assert c.spread == 0
+
+
+def test_extra_platforms_do_not_block_completion() -> None:
+    _s, c, _ = look(None, content(linux_amd64="a1", linux_arm_v7="c1"), now=100,
+                   expected=frozenset({AMD}))  # fmt: skip
+    assert c is not None
+    assert set(c.delays) == {AMD, V7}
+
+
+def _state(tag: str, first_seen: float, *platforms) -> TagState:
+    found = Content("sha256:" + tag, {p: tag + str(p) for p in platforms})
+    return apply_content(None, tag, found, first_seen).state
+
+
+def test_expected_platforms_learn_from_three_most_recent_other_tags() -> None:
+    states = {
+        "1.0": _state("1.0", 10, AMD),  # oldest: not among the three most recent others
+        "1.1": _state("1.1", 20, AMD, V7),
+        "1.2": _state("1.2", 30, AMD, ARM),
+        "1.3": _state("1.3", 40, AMD),
+        "2.0": _state("2.0", 50, AMD),
+    }
+    expected = expected_platforms(frozenset(), states)
+    assert expected["2.0"] == {AMD, ARM, V7}
+    assert expected["1.0"] == {AMD, ARM}  # others: 2.0, 1.3, 1.2
+    assert expected_platforms(frozenset(), {"2.0": states["2.0"]})["2.0"] == frozenset()
+    assert expected_platforms(BOTH, states)["1.0"] == BOTH
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [("2.9.0", "2.10.0"), ("1.0", "1.0.1"), ("latest", "1.0"), ("v1.9", "v1.10"), ("9", "10")],
+)
+def test_version_key_is_numeric_aware(older: str, newer: str) -> None:
+    assert version_key(older) < version_key(newer)
+
+
+def test_select_tags_prefers_recent_then_version() -> None:
+    first = {"2.9.0": 100.0, "2.10.0": 100.0, "1.0.0": 100.0, "2.0.0-hotfix": 200.0}
+    assert select_tags(first, first, 2) == ["2.0.0-hotfix", "2.10.0"]
+    assert select_tags(["a", "b"], {}, 5) == ["b", "a"]
