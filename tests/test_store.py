@@ -1,0 +1,119 @@
+"""SQLite state: round trips, atomic polls, clear errors for corrupt and newer files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archlag.model import Content, apply_content, settle
+from archlag.platforms import parse_platform
+from archlag.state import restore
+from archlag.store import SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
+
+AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")
+REPO = ("127.0.0.1:5000", "demo/app")
+
+
+def _completed_state():
+    first = apply_content(None, "1.0", Content("sha256:i1", {AMD: "sha256:a"}), 100.0).state
+    second = apply_content(
+        first, "1.0", Content("sha256:i2", {AMD: "sha256:a", ARM: "sha256:b"}), 160.0
+    )
+    return settle(second.state, frozenset({AMD, ARM}))
+
+
+def _record(**changes) -> PollRecord:
+    values = {"registry": REPO[0], "repository": REPO[1], "baseline_done": True,
+              "last_poll_success": 160.0}  # fmt: skip
+    values.update(changes)
+    return PollRecord(**values)
+
+
+def test_round_trip_restores_state_and_histograms(tmp_path: Path) -> None:
+    state, completion = _completed_state()
+    assert completion is not None
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    store.save(_record(listed_added={"1.0": 100.0}, tags_changed=(state,),
+                       completions=(completion,), regressions=(ARM,)))  # fmt: skip
+    store.close()
+
+    reopened = SQLiteStore(str(tmp_path / "a.db"))
+    record = reopened.load(*REPO)
+    assert record.baseline_done
+    assert record.last_poll_success == 160.0
+    assert record.tags["1.0"] == state, "first-seen times, digests and flags survive"
+    assert record.regressions == {ARM: 1}
+    rebuilt = restore(record, *REPO, buckets=(0.0, 60.0, 120.0), platforms=frozenset(),
+                      matches=lambda tag: True, limit=10)  # fmt: skip
+    spread = rebuilt.spread.snapshot()
+    assert spread.cumulative == (0, 1, 1, 1)
+    assert spread.total == 60.0
+    assert rebuilt.delays[ARM].snapshot().total == 60.0
+    assert rebuilt.selected == ("1.0",)
+
+
+def test_observations_are_never_written_twice(tmp_path: Path) -> None:
+    state, completion = _completed_state()
+    assert completion is not None
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    for _ in range(2):
+        store.save(_record(tags_changed=(state,), completions=(completion,)))
+    assert len(store.load(*REPO).observations) == 3  # spread + two delays, once
+
+
+def test_a_failed_poll_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    state, completion = _completed_state()
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    store.save(_record(tags_changed=(state,)))
+    store._db.execute("CREATE TRIGGER boom BEFORE INSERT ON regressions BEGIN "
+                      "SELECT RAISE(ABORT, 'disk full'); END")  # fmt: skip
+    changed = apply_content(state, "1.0", Content("sha256:i3", {AMD: "sha256:a"}), 200.0).state
+    with pytest.raises(StoreError, match="write failed"):
+        store.save(_record(tags_changed=(changed,), completions=(completion,), regressions=(ARM,),
+                           last_poll_success=200.0))  # fmt: skip
+    record = store.load(*REPO)
+    assert record.tags["1.0"] == state, "the whole poll rolled back"
+    assert record.last_poll_success == 160.0
+    assert record.observations == ()
+
+
+def test_deleted_tags_leave_the_store(tmp_path: Path) -> None:
+    state, _ = _completed_state()
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    store.save(_record(listed_added={"1.0": 1.0}, tags_changed=(state,)))
+    store.save(_record(listed_removed=frozenset({"1.0"}), tags_removed=frozenset({"1.0"})))
+    record = store.load(*REPO)
+    assert record.tags == {}
+    assert record.first_listed == {}
+
+
+def test_memory_store_works_and_keeps_nothing() -> None:
+    store = SQLiteStore(":memory:")
+    state, _ = _completed_state()
+    store.save(_record(tags_changed=(state,)))
+    assert "1.0" in store.load(*REPO).tags
+    assert SQLiteStore(":memory:").load(*REPO).tags == {}
+
+
+def test_newer_schema_is_refused_not_reset(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="newer than this archlag"):
+        SQLiteStore(str(path))
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
+def test_corrupt_file_gives_a_clear_error(tmp_path: Path, garbage: bytes) -> None:
+    path = tmp_path / "a.db"
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError, match=r"a\.db"):
+        SQLiteStore(str(path))
+    assert path.read_bytes() == garbage, "never silently reset"
