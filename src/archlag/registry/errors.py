@@ -1,0 +1,207 @@
+"""Errors raised by the registry client, and how HTTP answers map onto them.
+
+The tree::
+
+    RegistryError                  result "error"         base class; catch this one
+    ├── NotFoundError              result "not_found"     404, MANIFEST_UNKNOWN / NAME_UNKNOWN
+    ├── UnauthorizedError          result "unauthorized"  401 after an auth attempt, 403 / DENIED
+    ├── RateLimitedError           result "rate_limited"  429; ``retry_after`` in seconds or None
+    ├── ServerError                result "server_error"  5xx (after retries)
+    ├── RegistryTimeoutError       result "timeout"       connect/read/total timeout (after retries)
+    ├── BadResponseError           result "error"         malformed JSON, digest mismatch, schema1,
+    │                                                     body too large, other 4xx
+    └── RegistryConnectionError    result "error"         connection refused, DNS, TLS (retried)
+
+Every error carries the registry name and, where relevant, the repository and reference, and its
+``result`` is one of :data:`RESULTS`, a bounded set suitable as a metric label value. Messages
+never contain credentials or tokens: text that comes from a registry is untrusted, so it is
+shortened, stripped of control characters and scrubbed of any known secret before use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import ClassVar, TypeVar
+
+import httpx
+
+RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
+
+_MAX_DETAIL = 200
+_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+E = TypeVar("E", bound="RegistryError")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What a request was about, so that errors can say it."""
+
+    registry: str
+    repository: str | None = None
+    reference: str | None = None
+
+    def error(self, cls: type[E], message: str) -> E:
+        return cls(
+            message, registry=self.registry, repository=self.repository, reference=self.reference
+        )
+
+
+class RegistryError(Exception):
+    """A registry request failed; ``result`` is the bounded label value for metrics."""
+
+    result: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        registry: str,
+        repository: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        self.message = message
+        self.registry = registry
+        self.repository = repository
+        self.reference = reference
+        context = f"registry={registry}"
+        if repository is not None:
+            context += f" repository={repository}"
+        if reference is not None:
+            context += f" reference={reference}"
+        super().__init__(f"{context}: {message}")
+
+
+class NotFoundError(RegistryError):
+    """The repository, tag, manifest or blob does not exist (404)."""
+
+    result: ClassVar[str] = "not_found"
+
+
+class UnauthorizedError(RegistryError):
+    """Authentication failed or access was denied (401 after an auth attempt, 403)."""
+
+    result: ClassVar[str] = "unauthorized"
+
+
+class RateLimitedError(RegistryError):
+    """The registry throttled us (429). ``retry_after`` is what it asked for, in seconds."""
+
+    result: ClassVar[str] = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        registry: str,
+        repository: str | None = None,
+        reference: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, registry=registry, repository=repository, reference=reference)
+        self.retry_after = retry_after
+
+
+class ServerError(RegistryError):
+    """The registry answered with a 5xx status, also after retries."""
+
+    result: ClassVar[str] = "server_error"
+
+
+class RegistryTimeoutError(RegistryError):
+    """The registry did not answer in time, also after retries."""
+
+    result: ClassVar[str] = "timeout"
+
+
+class BadResponseError(RegistryError):
+    """The answer cannot be used: malformed, unsupported, too large, or the wrong digest."""
+
+
+class RegistryConnectionError(RegistryError):
+    """No HTTP exchange happened: connection refused, DNS failure, TLS error..."""
+
+
+def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
+    """Make untrusted text safe for a message: no secrets, printable, short."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _UNPRINTABLE.sub(" ", text).strip()
+    if len(text) > _MAX_DETAIL:
+        text = text[: _MAX_DETAIL - 3] + "..."
+    return text
+
+
+def describe_error_body(body: bytes) -> str:
+    """``CODE: message`` from an OCI error body ``{"errors": [...]}``, or "" if there is none.
+
+    The body is untrusted: anything unexpected yields "", and callers must :func:`sanitize`.
+    """
+    try:
+        document = json.loads(body[: 64 << 10])
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    errors = document.get("errors") if isinstance(document, dict) else None
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return ""
+    code, message = errors[0].get("code"), errors[0].get("message")
+    parts = [part for part in (code, message) if isinstance(part, str) and part]
+    return ": ".join(parts)
+
+
+def error_for_status(
+    status: int,
+    detail: str,
+    where: Where,
+    *,
+    action: str = "",
+    retry_after: float | None = None,
+) -> RegistryError:
+    """The error for a non-success HTTP status; ``detail`` must already be sanitised."""
+    message = f"{action}: " if action else ""
+    message += f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 429:
+        return RateLimitedError(
+            message,
+            registry=where.registry,
+            repository=where.repository,
+            reference=where.reference,
+            retry_after=retry_after,
+        )
+    cls: type[RegistryError] = BadResponseError
+    if status == 404:
+        cls = NotFoundError
+    elif status in (401, 403):
+        cls = UnauthorizedError
+    elif status >= 500:
+        cls = ServerError
+    return where.error(cls, message)
+
+
+def result_for_status(status: int) -> str:
+    """The :data:`RESULTS` label for an HTTP status."""
+    if 200 <= status < 300:
+        return "ok"
+    return error_for_status(status, "", Where("")).result
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds, or an HTTP date (relative to ``Date``, so that
+    a skewed server clock does not matter). None if absent or unreadable."""
+    value = headers.get("retry-after", "").strip()
+    if _SECONDS.match(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+        date = headers.get("date")
+        now = parsedate_to_datetime(date).timestamp() if date else time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - now)
