@@ -1,0 +1,268 @@
+"""Which platforms a tag provides, read from its manifest (index, list or single image).
+
+An OCI image index or Docker manifest list names one image manifest per platform. BuildKit
+attestations (``unknown/unknown`` entries, ``vnd.docker.reference.type`` annotations, descriptors
+with an ``artifactType``) and entries of unknown media types are skipped, nested indexes are
+followed, and platforms are normalised with :func:`archlag.platforms.normalize`, so ``aarch64``
+and ``arm64/v8`` are one platform. When the same platform appears twice the first entry wins.
+A tag that points straight at an image manifest has one platform, read from its config blob.
+
+Everything read from the registry is untrusted: malformed JSON or wrong types raise
+:class:`~archlag.registry.errors.BadResponseError`, never ``KeyError`` or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from archlag.platforms import Platform, normalize
+from archlag.registry.errors import BadResponseError, Where
+
+if TYPE_CHECKING:  # the client imports this module for media types and digests
+    from archlag.registry.client import RegistryClient
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+SCHEMA1_MANIFEST = "application/vnd.docker.distribution.manifest.v1+json"
+SCHEMA1_TYPES = frozenset(
+    {SCHEMA1_MANIFEST, "application/vnd.docker.distribution.manifest.v1+prettyjws"}
+)
+
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+IMAGE_CONFIG_TYPES = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+MAX_INDEX_DEPTH = 3  # the top-level index is depth 0
+MAX_CONFIG_BYTES = 4 << 20
+MAX_CHILD_REQUESTS = 256  # manifests and configs fetched for one tag; bounds a hostile index
+ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
+
+_Json = dict[str, Any]
+_DIGEST = re.compile(r"^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+_PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # bounded, label-safe values
+
+
+@dataclass(frozen=True, slots=True)
+class TagContent:
+    digest: str  # digest of the manifest the tag points at
+    media_type: str
+    platforms: Mapping[Platform, str]  # platform -> that platform's image manifest digest
+
+
+async def fetch_content(client: RegistryClient, repository: str, reference: str) -> TagContent:
+    """Fetch the manifest a tag (or digest) points at and list the platforms it provides.
+
+    Raises:
+        RegistryError: any failure talking to the registry, or malformed content
+            (:class:`BadResponseError`).
+    """
+    reader = _Reader(client, repository, Where(client.name, repository, reference))
+    manifest = await client.get_manifest(repository, reference)
+    document = _parse_object(manifest.body, reader.where, "manifest")
+    media_type = _media_type(manifest.media_type, document, reader.where)
+    found: dict[Platform, str] = {}
+    if media_type in INDEX_TYPES:
+        await reader.read_index(document, 0, found)
+    elif media_type in IMAGE_TYPES:
+        platform = await reader.image_platform(document)
+        if platform is not None:
+            found[platform] = manifest.digest
+    else:
+        raise reader.where.error(BadResponseError, f"unsupported manifest type {media_type!r}")
+    return TagContent(manifest.digest, media_type, MappingProxyType(found))
+
+
+class _Reader:
+    """Reads one tag's manifests, within a budget of registry requests."""
+
+    def __init__(self, client: RegistryClient, repository: str, where: Where) -> None:
+        self.client = client
+        self.repository = repository
+        self.where = where
+        self._requests_left = MAX_CHILD_REQUESTS
+
+    def _spend(self) -> None:
+        if self._requests_left <= 0:
+            raise self.where.error(BadResponseError, "index needs too many requests to read")
+        self._requests_left -= 1
+
+    async def read_index(self, index: _Json, depth: int, found: dict[Platform, str]) -> None:
+        """Add the platforms of an index's entries to ``found`` (first entry wins)."""
+        entries = index.get("manifests")
+        if not isinstance(entries, list):
+            raise self.where.error(BadResponseError, "index has no 'manifests' list")
+        for entry in entries:
+            descriptor = _descriptor(entry, self.where)
+            if descriptor is None or _is_attestation(entry):
+                continue
+            media_type, digest = descriptor
+            platform = _platform(entry.get("platform"), self.where)
+            if platform is not None and platform.is_unknown:
+                continue
+            if media_type in INDEX_TYPES:
+                if depth + 1 > MAX_INDEX_DEPTH:
+                    raise self.where.error(BadResponseError, "indexes are nested too deeply")
+                child = await self._child(digest, INDEX_TYPES)
+                await self.read_index(child, depth + 1, found)
+                continue
+            if platform is None:  # no platform in the index: ask the image's config
+                platform = await self.image_platform(await self._child(digest, IMAGE_TYPES))
+            if platform is not None and platform not in found:
+                found[platform] = digest
+
+    async def image_platform(self, manifest: _Json) -> Platform | None:
+        """The platform of an image manifest from its config, or None if it is not an image."""
+        if "artifactType" in manifest:
+            return None
+        config = manifest.get("config")
+        if not isinstance(config, dict):
+            raise self.where.error(BadResponseError, "image manifest has no 'config' object")
+        media_type, digest = config.get("mediaType"), config.get("digest")
+        if not isinstance(media_type, str) or not isinstance(digest, str) or not is_digest(digest):
+            raise self.where.error(BadResponseError, "image manifest has a malformed config")
+        if media_type not in IMAGE_CONFIG_TYPES:
+            return None  # an OCI artifact (e.g. empty config), not a runnable image
+        self._spend()
+        blob = await self.client.get_blob(self.repository, digest, max_bytes=MAX_CONFIG_BYTES)
+        image_config = _parse_object(blob, self.where, "image config")
+        platform = _platform(
+            {key: image_config.get(key) for key in ("os", "architecture", "variant")}, self.where
+        )
+        if platform is None:
+            raise self.where.error(BadResponseError, "image config has no os/architecture")
+        return None if platform.is_unknown else platform
+
+    async def _child(self, digest: str, expected: frozenset[str]) -> _Json:
+        self._spend()
+        manifest = await self.client.get_manifest(self.repository, digest)
+        document = _parse_object(manifest.body, self.where, "manifest")
+        if _media_type(manifest.media_type, document, self.where) not in expected:
+            raise self.where.error(
+                BadResponseError, f"manifest {digest} is not of the type its index entry declares"
+            )
+        return document
+
+
+def is_digest(text: str) -> bool:
+    """True for a ``sha256:`` or ``sha512:`` digest that can be verified here."""
+    return _DIGEST.match(text) is not None
+
+
+def digest_of(algorithm: str, body: bytes) -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+
+
+def verify_digest(digest: str, body: bytes, where: Where, what: str) -> None:
+    """Raise BadResponseError unless ``body`` hashes to ``digest`` (from :func:`is_digest`)."""
+    if digest_of(digest.partition(":")[0], body) != digest:
+        raise where.error(BadResponseError, f"{what} content does not match digest {digest}")
+
+
+def manifest_media_type(content_type: str, body: bytes) -> str:
+    """The Content-Type, or if it is not a manifest type, the body's own ``mediaType``."""
+    if content_type in INDEX_TYPES | IMAGE_TYPES | SCHEMA1_TYPES:
+        return content_type
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return content_type
+    if isinstance(document, dict):
+        declared = document.get("mediaType")
+        if isinstance(declared, str) and declared:
+            return declared
+        if document.get("schemaVersion") == 1:
+            return SCHEMA1_MANIFEST
+    return content_type
+
+
+def reject_schema1(media_type: str, where: Where) -> None:
+    if media_type in SCHEMA1_TYPES:
+        raise where.error(
+            BadResponseError,
+            f"registry sent a Docker schema1 manifest ({media_type}), which is deprecated and "
+            "unsupported (it has no platform list)",
+        )
+
+
+def _parse_object(body: bytes, where: Where, what: str) -> _Json:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise where.error(BadResponseError, f"{what} is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise where.error(BadResponseError, f"{what} is not a JSON object")
+    return document
+
+
+def _media_type(content_type: str, document: _Json, where: Where) -> str:
+    """The manifest's media type: Content-Type, the body's ``mediaType``, or its shape."""
+    declared = document.get("mediaType")
+    if declared is not None and not isinstance(declared, str):
+        raise where.error(BadResponseError, "manifest has a non-string mediaType")
+    known = INDEX_TYPES | IMAGE_TYPES
+    if content_type in known:
+        if declared and declared != content_type:
+            raise where.error(
+                BadResponseError,
+                f"manifest says mediaType {declared!r} but was served as {content_type!r}",
+            )
+        return content_type
+    if declared:
+        return declared
+    if "manifests" in document:
+        return OCI_INDEX
+    if "config" in document:
+        return OCI_MANIFEST
+    return content_type
+
+
+def _descriptor(entry: object, where: Where) -> tuple[str, str] | None:
+    """(mediaType, digest) of an index entry, or None if its media type is not one we read."""
+    if not isinstance(entry, dict):
+        raise where.error(BadResponseError, "index entry is not a JSON object")
+    media_type, digest = entry.get("mediaType"), entry.get("digest")
+    if not isinstance(media_type, str) or not isinstance(digest, str):
+        raise where.error(BadResponseError, "index entry lacks a mediaType or digest string")
+    if media_type not in INDEX_TYPES and media_type not in IMAGE_TYPES:
+        return None
+    if not is_digest(digest):
+        raise where.error(BadResponseError, "index entry has a malformed digest")
+    return media_type, digest
+
+
+def _is_attestation(entry: _Json) -> bool:
+    annotations = entry.get("annotations")
+    return "artifactType" in entry or (
+        isinstance(annotations, dict) and ATTESTATION_ANNOTATION in annotations
+    )
+
+
+def _platform(value: object, where: Where) -> Platform | None:
+    """A normalised platform from ``{"os", "architecture", "variant"}``; None if absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise where.error(BadResponseError, "platform is not a JSON object")
+    os, architecture, variant = (value.get(k) for k in ("os", "architecture", "variant"))
+    if os is None and architecture is None:
+        return None
+    if not isinstance(os, str) or not isinstance(architecture, str):
+        raise where.error(BadResponseError, "platform lacks an os or architecture string")
+    if variant is not None and not isinstance(variant, str):
+        raise where.error(BadResponseError, "platform has a non-string variant")
+    if not os.strip() or not architecture.strip():
+        raise where.error(BadResponseError, "platform has an empty os or architecture")
+    platform = normalize(os, architecture, variant or "")
+    parts = (platform.os, platform.architecture) + ((platform.variant,) if platform.variant else ())
+    if not all(_PLATFORM_PART.match(part) for part in parts):
+        raise where.error(BadResponseError, "platform has an implausible os, arch or variant")
+    return platform

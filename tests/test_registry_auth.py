@@ -1,0 +1,580 @@
+"""Registry authentication: challenges, bearer tokens and Basic credentials, and keeping secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from archlag.registry import (
+    BadResponseError,
+    BasicCredentials,
+    RegistryClient,
+    RegistryConnectionError,
+    RegistryError,
+    RetryPolicy,
+    StaticCredentials,
+    UnauthorizedError,
+)
+from archlag.registry.auth import Challenge, parse_challenges
+from archlag.secrets import Secret
+
+pytestmark = pytest.mark.anyio
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_BODY = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
+INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX_BODY).hexdigest()
+HUB_CHALLENGE = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'
+PASSWORD = "hunter2-planted-password"
+USER = "alice"
+CREDENTIALS = StaticCredentials(BasicCredentials(USER, Secret(PASSWORD)))
+BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+def manifest_ok() -> httpx.Response:
+    headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
+    return httpx.Response(200, content=INDEX_BODY, headers=headers)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TokenRegistry:
+    """A registry behind a token server, like Docker Hub (auth.docker.io) or ghcr.io."""
+
+    def __init__(
+        self,
+        challenge: str = HUB_CHALLENGE,
+        *,
+        auth_host: str = "auth.docker.io",
+        token_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.challenge = challenge
+        self.auth_host = auth_host
+        self.token_body = token_body or {}
+        self.valid: set[str] = set()
+        self.issued = 0
+        self.requests: list[httpx.Request] = []
+        self.sleeps: list[float] = []
+
+    @property
+    def token_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.host == self.auth_host]
+
+    @property
+    def registry_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.host != self.auth_host]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.host == self.auth_host:
+            self.issued += 1
+            token = f"token-{self.issued}"
+            self.valid.add(token)
+            return httpx.Response(200, json={"token": token, **self.token_body})
+        if request.headers.get("authorization", "").removeprefix("Bearer ") not in self.valid:
+            return httpx.Response(
+                401,
+                headers={"WWW-Authenticate": self.challenge},
+                json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+            )
+        return manifest_ok()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def client(self, **kwargs: Any) -> RegistryClient:
+        kwargs.setdefault("retry", RetryPolicy(jitter=0))
+        return RegistryClient(
+            "docker.io",
+            "https://registry-1.docker.io",
+            transport=httpx.MockTransport(self),
+            sleep=self.sleep,
+            **kwargs,
+        )
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(
+            HUB_CHALLENGE,
+            [
+                Challenge(
+                    "bearer",
+                    {"realm": "https://auth.docker.io/token", "service": "registry.docker.io"},
+                )
+            ],
+            id="docker-hub",
+        ),
+        pytest.param(
+            'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:user/image:pull"',
+            [
+                Challenge(
+                    "bearer",
+                    {
+                        "realm": "https://ghcr.io/token",
+                        "service": "ghcr.io",
+                        "scope": "repository:user/image:pull",
+                    },
+                )
+            ],
+            id="ghcr-with-scope",
+        ),
+        pytest.param(
+            'Bearer realm="https://r.example/token",scope="repository:samalba/my-app:pull,push",'
+            'error="insufficient_scope"',
+            [
+                Challenge(
+                    "bearer",
+                    {
+                        "realm": "https://r.example/token",
+                        "scope": "repository:samalba/my-app:pull,push",
+                        "error": "insufficient_scope",
+                    },
+                )
+            ],
+            id="comma-inside-quotes",
+        ),
+        pytest.param(
+            'Bearer realm="https://codeberg.org/v2/token",service="container_registry",scope="*",'
+            'Basic realm="https://codeberg.org/v2/token",service="container_registry",scope="*"',
+            [
+                Challenge(
+                    "bearer",
+                    {
+                        "realm": "https://codeberg.org/v2/token",
+                        "service": "container_registry",
+                        "scope": "*",
+                    },
+                ),
+                Challenge(
+                    "basic",
+                    {
+                        "realm": "https://codeberg.org/v2/token",
+                        "service": "container_registry",
+                        "scope": "*",
+                    },
+                ),
+            ],
+            id="two-challenges-one-header",
+        ),
+        pytest.param(
+            'BASIC realm="basic-realm"', [Challenge("basic", {"realm": "basic-realm"})], id="case"
+        ),
+        pytest.param(
+            'Basic Realm = "a \\"quoted\\" realm" , Charset=UTF-8',
+            [Challenge("basic", {"realm": 'a "quoted" realm', "charset": "UTF-8"})],
+            id="escapes-and-spaces",
+        ),
+        pytest.param(
+            "Negotiate, Basic realm=plain",
+            [Challenge("negotiate", {}), Challenge("basic", {"realm": "plain"})],
+            id="scheme-without-params",
+        ),
+        pytest.param(
+            'Bearer realm="unterminated',
+            [Challenge("bearer", {"realm": "unterminated"})],
+            id="unterminated",
+        ),
+        pytest.param("", [], id="empty"),
+        pytest.param(';;; "garbage"', [], id="garbage"),
+    ],
+)
+def test_parse_challenges(header: str, expected: list[Challenge]) -> None:
+    parsed = parse_challenges([header])
+    assert [(c.scheme, dict(c.params)) for c in parsed] == [
+        (c.scheme, dict(c.params)) for c in expected
+    ]
+
+
+@pytest.mark.parametrize(
+    "challenge",
+    [
+        pytest.param(HUB_CHALLENGE, id="no-scope-in-challenge"),
+        pytest.param(
+            HUB_CHALLENGE + ',scope="repository:library/nginx:pull"', id="scope-in-challenge"
+        ),
+    ],
+)
+async def test_docker_hub_bearer_flow_then_tokens_up_front(challenge: str) -> None:
+    registry = TokenRegistry(challenge)
+    async with registry.client() as client:
+        manifest = await client.get_manifest("library/nginx", "latest")
+        await client.get_manifest("library/alpine", "3.20")
+        await client.get_manifest("library/nginx", "1.27")
+    assert manifest.digest == INDEX_DIGEST
+    first_token = registry.token_requests[0]
+    assert first_token.url.path == "/token"
+    assert first_token.url.params["service"] == "registry.docker.io"
+    assert first_token.url.params["scope"] == "repository:library/nginx:pull"
+    assert "authorization" not in first_token.headers  # anonymous
+    # nginx: 401 then retry; alpine: token fetched before the request; nginx again: cached token.
+    assert [r.headers.get("authorization") for r in registry.registry_requests] == [
+        None,
+        "Bearer token-1",
+        "Bearer token-2",
+        "Bearer token-1",
+    ]
+    assert registry.token_requests[1].url.params["scope"] == "repository:library/alpine:pull"
+    assert len(registry.token_requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("challenge", "auth_host", "expected_scope"),
+    [
+        pytest.param(
+            'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:user/image:pull"',
+            "ghcr.io",
+            "repository:user/image:pull",
+            id="ghcr",
+        ),
+        pytest.param(
+            'Bearer realm="https://public.ecr.aws/token/",service="public.ecr.aws",scope="aws"',
+            "public.ecr.aws",
+            "aws",
+            id="ecr-public-scope",
+        ),
+    ],
+)
+async def test_challenge_scope_is_used_for_the_token(
+    challenge: str, auth_host: str, expected_scope: str
+) -> None:
+    registry = TokenRegistry(challenge, auth_host=auth_host)
+    client = RegistryClient(
+        "reg", "https://registry.example", transport=httpx.MockTransport(registry)
+    )
+    async with client:
+        await client.get_manifest("user/image", "1.0")
+        await client.get_manifest("user/image", "1.1")
+    assert [r.url.params["scope"] for r in registry.token_requests] == [expected_scope]
+    assert [r.headers.get("authorization") for r in registry.registry_requests] == [
+        None,
+        "Bearer token-1",
+        "Bearer token-1",  # sent up front: the registry's scope was remembered
+    ]
+
+
+async def test_basic_credentials_go_to_the_token_endpoint_and_access_token_is_accepted() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            assert request.headers["authorization"] == BASIC
+            return httpx.Response(200, json={"access_token": "oauth-token", "expires_in": 300})
+        if request.headers.get("authorization") != "Bearer oauth-token":
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        return manifest_ok()
+
+    client = RegistryClient(
+        "docker.io",
+        "https://registry-1.docker.io",
+        credentials=CREDENTIALS,
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        assert (await client.get_manifest("library/nginx", "latest")).digest == INDEX_DIGEST
+
+
+@pytest.mark.parametrize(
+    ("token_body", "elapsed", "expected_token_requests"),
+    [
+        pytest.param({"expires_in": 300}, [200.0], 1, id="still-valid"),
+        pytest.param({"expires_in": 300}, [295.0], 2, id="refreshed-shortly-before-expiry"),
+        pytest.param({"expires_in": 300}, [400.0], 2, id="expired"),
+        pytest.param({}, [45.0], 1, id="default-60s-still-valid"),
+        pytest.param({}, [55.0], 2, id="default-60s-refreshed"),
+        pytest.param({"expires_in": 5}, [45.0], 1, id="minimum-60s"),
+        pytest.param(
+            {"expires_in": 300, "issued_at": "2026-11-29T16:50:43Z"}, [200.0], 1, id="issued-at"
+        ),
+        pytest.param({"expires_in": 300}, [200.0, 400.0, 750.0], 3, id="keeps-refreshing"),
+    ],
+)
+async def test_token_lifetime_and_refresh(
+    token_body: dict[str, Any], elapsed: list[float], expected_token_requests: int
+) -> None:
+    registry = TokenRegistry(token_body=token_body)
+    clock = Clock()
+    start = clock.now
+    async with registry.client(clock=clock) as client:
+        await client.get_manifest("library/nginx", "latest")
+        for seconds in elapsed:
+            clock.now = start + seconds
+            await client.get_manifest("library/nginx", "latest")
+    assert len(registry.token_requests) == expected_token_requests
+    # Refreshed tokens are fetched up front: only the very first request meets a 401.
+    assert [r.headers.get("authorization") is None for r in registry.registry_requests].count(
+        True
+    ) == 1
+
+
+async def test_401_with_a_cached_token_refetches_once_and_retries_once() -> None:
+    registry = TokenRegistry(token_body={"expires_in": 3600})
+    async with registry.client() as client:
+        await client.get_manifest("library/nginx", "latest")
+        registry.valid.clear()  # the registry revokes token-1 (key rotation, logout...)
+        await client.get_manifest("library/nginx", "latest")
+    assert [r.headers.get("authorization") for r in registry.registry_requests] == [
+        None,
+        "Bearer token-1",
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
+
+
+async def test_401_that_persists_after_a_fresh_token_is_unauthorized_without_looping() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "auth.docker.io":
+            return httpx.Response(200, json={"token": "useless"})
+        return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+
+    seen: list[httpx.Request] = []
+    client = RegistryClient(
+        "docker.io", "https://registry-1.docker.io", transport=httpx.MockTransport(handler)
+    )
+    async with client:
+        with pytest.raises(UnauthorizedError) as info:
+            await client.get_manifest("library/private", "latest")
+        assert len(seen) == 3  # request, token, retry
+        with pytest.raises(UnauthorizedError):
+            await client.get_manifest("library/private", "latest")
+    assert info.value.result == "unauthorized"
+    assert len(seen) == 6  # cached token up front, 401, fresh token, retry: still bounded
+
+
+async def test_basic_challenge_with_credentials() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        if request.headers.get("authorization") != BASIC:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="basic-realm"'})
+        return manifest_ok()
+
+    seen: list[str | None] = []
+    client = RegistryClient(
+        "127.0.0.1:5000",
+        "http://127.0.0.1:5000",
+        credentials=CREDENTIALS,
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        await client.get_manifest("demo/app", "1.0")
+        await client.get_manifest("demo/app", "1.1")
+    assert seen == [None, BASIC, BASIC]  # after the first challenge, Basic goes up front
+
+
+@pytest.mark.parametrize(
+    ("credentials", "match", "requests"),
+    [
+        pytest.param(None, "none are configured", 1, id="no-credentials"),
+        pytest.param(CREDENTIALS, "HTTP 401", 2, id="wrong-credentials"),
+    ],
+)
+async def test_basic_challenge_failures_are_unauthorized(
+    credentials: StaticCredentials | None, match: str, requests: int
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="basic-realm"'})
+
+    seen: list[httpx.Request] = []
+    client = RegistryClient(
+        "127.0.0.1:5000",
+        "http://127.0.0.1:5000",
+        credentials=credentials,
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        with pytest.raises(UnauthorizedError, match=match):
+            await client.ping()
+    assert len(seen) == requests
+
+
+async def test_two_challenges_in_one_header_prefer_bearer() -> None:
+    challenge = (
+        'Bearer realm="https://auth.docker.io/token",service="container_registry",scope="*",'
+        'Basic realm="https://auth.docker.io/token",service="container_registry",scope="*"'
+    )
+    registry = TokenRegistry(challenge)
+    async with registry.client() as client:
+        await client.get_manifest("demo/app", "1.0")
+    assert [r.url.params["scope"] for r in registry.token_requests] == ["*"]
+
+
+async def test_token_endpoint_gets_the_same_retries() -> None:
+    responses = [httpx.Response(503), httpx.Response(200, json={"token": "t"})]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return responses.pop(0)
+        if request.headers.get("authorization") != "Bearer t":
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        return manifest_ok()
+
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    client = RegistryClient(
+        "docker.io",
+        "https://registry-1.docker.io",
+        transport=httpx.MockTransport(handler),
+        sleep=sleep,
+        retry=RetryPolicy(jitter=0),
+    )
+    async with client:
+        await client.get_manifest("library/nginx", "latest")
+    assert sleeps == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "match"),
+    [
+        (
+            httpx.Response(401, json={"details": "incorrect username or password"}),
+            UnauthorizedError,
+            "token request: HTTP 401",
+        ),
+        (httpx.Response(200, content=b"<html>"), BadResponseError, "not JSON"),
+        (httpx.Response(200, json=["token"]), BadResponseError, "not a JSON object"),
+        (httpx.Response(200, json={"expires_in": 60}), BadResponseError, "no token"),
+        (httpx.Response(200, json={"token": ""}), BadResponseError, "no token"),
+        (
+            httpx.Response(200, json={"token": "t", "expires_in": "soon"}),
+            BadResponseError,
+            "expires_in",
+        ),
+        (httpx.Response(200, json={"token": "t", "issued_at": 5}), BadResponseError, "issued_at"),
+    ],
+)
+async def test_token_endpoint_failures(
+    response: httpx.Response, error: type[RegistryError], match: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return response
+        return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+
+    client = RegistryClient(
+        "docker.io", "https://registry-1.docker.io", transport=httpx.MockTransport(handler)
+    )
+    async with client:
+        with pytest.raises(error, match=match) as info:
+            await client.get_manifest("library/nginx", "latest")
+    assert info.value.repository == "library/nginx"
+
+
+@pytest.mark.parametrize(
+    "realm",
+    ['"ftp://auth.example/token"', '"/relative"', '"http://[::1"'],
+)
+async def test_unusable_realm_is_a_bad_response(realm: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers={"WWW-Authenticate": f"Bearer realm={realm}"})
+
+    client = RegistryClient("r", "https://registry.example", transport=httpx.MockTransport(handler))
+    async with client:
+        with pytest.raises(BadResponseError, match="realm"):
+            await client.ping()
+
+
+async def test_password_is_not_sent_in_clear_text_to_another_host() -> None:
+    registry = TokenRegistry(
+        'Bearer realm="http://auth.example/token",service="s"', auth_host="auth.example"
+    )
+    client = RegistryClient(
+        "registry.example",
+        "https://registry.example",
+        credentials=CREDENTIALS,
+        transport=httpx.MockTransport(registry),
+    )
+    async with client:
+        await client.get_manifest("demo/app", "1.0")
+    assert "authorization" not in registry.token_requests[0].headers
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+TOKEN = "planted-token-eyJhbGciOi"
+BASIC_B64 = BASIC.removeprefix("Basic ")
+
+
+def echo(status: int, *secrets: str) -> httpx.Response:
+    message = "you sent " + " and ".join(secrets)
+    return httpx.Response(status, json={"errors": [{"code": "DENIED", "message": message}]})
+
+
+async def raised_errors() -> list[RegistryError]:
+    """Failures whose untrusted inputs echo the planted password and token back at us."""
+
+    def token_server_echoes_password(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return echo(401, PASSWORD, request.headers["authorization"], BASIC_B64)
+        return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+
+    def registry_echoes_token(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return httpx.Response(200, json={"token": TOKEN})
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        return echo(403, request.headers["authorization"], TOKEN)
+
+    def transport_error_mentions_token(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return httpx.Response(200, json={"token": TOKEN})
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        raise httpx.ConnectError(f"proxy refused header {request.headers['authorization']}")
+
+    def basic_registry_echoes_password(request: httpx.Request) -> httpx.Response:
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        return echo(400, PASSWORD, request.headers["authorization"])
+
+    errors: list[RegistryError] = []
+    for handler in (
+        token_server_echoes_password,
+        registry_echoes_token,
+        transport_error_mentions_token,
+        basic_registry_echoes_password,
+    ):
+        client = RegistryClient(
+            "docker.io",
+            "https://registry-1.docker.io",
+            credentials=CREDENTIALS,
+            transport=httpx.MockTransport(handler),
+            retry=RetryPolicy(attempts=1),
+        )
+        async with client:
+            with pytest.raises(RegistryError) as info:
+                await client.get_manifest("library/nginx", "latest")
+            errors.append(info.value)
+    return errors
+
+
+async def test_planted_password_and_token_never_show_in_errors_or_reprs() -> None:
+    errors = await raised_errors()
+    assert [type(e) for e in errors] == [
+        UnauthorizedError,
+        UnauthorizedError,
+        RegistryConnectionError,
+        BadResponseError,
+    ]
+    assert all("***" in str(e) for e in errors)  # the echo was there, and was scrubbed
+    client = RegistryClient("docker.io", "https://registry-1.docker.io", credentials=CREDENTIALS)
+    await client.aclose()
+    texts = [text for e in errors for text in (str(e), repr(e), *map(str, e.args))]
+    texts += [repr(CREDENTIALS), str(CREDENTIALS.value), repr(client)]
+    for text in texts:
+        assert PASSWORD not in text
+        assert TOKEN not in text
+        assert BASIC_B64 not in text
