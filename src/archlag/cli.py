@@ -1,0 +1,104 @@
+"""The ``archlag`` command line (Prometheus-style flags).
+
+Exit status: 0 after a clean shutdown or a valid ``--config.check``; 2 for usage and
+configuration errors; 1 when the state file or the listen address cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from archlag import __version__, logs
+from archlag.config import ConfigError, load_config, split_listen_address
+from archlag.durations import DurationError, parse_duration
+from archlag.store import SQLiteStore, StoreError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archlag",
+        description="Prometheus exporter: how late each architecture of a multi-arch image is "
+        "published.",
+    )
+    parser.add_argument(
+        "-c", "--config.file", dest="config", default="archlag.yml", metavar="FILE",
+        help="configuration file (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--config.check", dest="check", action="store_true",
+        help="validate the configuration file and exit (0 valid, 2 invalid)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--web.listen-address", dest="listen", metavar="HOST:PORT",
+        help="address for /metrics and the landing page (overrides `listen` in the config)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--web.ready-timeout", dest="ready_timeout", default="2m", metavar="DURATION",
+        help="report ready after this long even if first polls are unfinished (default: 2m)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log.level", dest="log_level", default="info",
+        choices=["debug", "info", "warning", "error"], help="log level (default: info)",
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"archlag {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level)
+    try:
+        ready_timeout = parse_duration(args.ready_timeout)
+        if args.listen is not None:
+            split_listen_address(args.listen)
+    except (DurationError, ValueError) as exc:
+        parser.error(str(exc))  # exits 2
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"archlag: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.check:
+        print(f"{args.config}: configuration is valid ({len(config.watches)} watches)")
+        return EXIT_OK
+    try:
+        store = SQLiteStore(config.state_file)
+    except StoreError as exc:
+        print(f"archlag: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    from archlag.runner import run  # noqa: PLC0415 - keeps --config.check free of server imports
+
+    listen = args.listen or config.listen
+    try:
+        anyio.run(run, config, store, listen, ready_timeout)
+    except (OSError, ExceptionGroup) as exc:
+        error = _bind_error(exc)
+        if error is None:
+            raise
+        print(f"archlag: cannot serve on {listen}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _bind_error(exc: BaseException) -> OSError | None:
+    """The OSError behind a failed start (the server raises it inside the task group)."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _bind_error(inner)) is not None:
+                return found
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

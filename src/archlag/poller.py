@@ -1,0 +1,297 @@
+"""Scheduling: one poller per watch lists tags, checks the active ones and applies the model.
+
+Per poll a repository costs one tag list plus one ``HEAD`` per *active* tag (incomplete, or
+newer than the watch's ``stall_after``); complete tags are re-checked every ``settled_interval``.
+A ``GET`` happens only when a digest changed. Each poll's changes are saved in one store
+transaction before memory is updated. Registry errors mark the poll failed and keep every known
+tag state, so availability never drops to 0 because a registry could not be reached; nothing
+raised inside a poll stops the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import anyio
+
+from archlag import logs
+from archlag.config import Watch
+from archlag.model import (
+    Completion,
+    Content,
+    TagState,
+    apply_content,
+    expected_platforms,
+    select_tags,
+    settle,
+)
+from archlag.platforms import Platform
+from archlag.registry import NotFoundError, RateLimitedError, RegistryClient, RegistryError
+from archlag.registry.content import fetch_content
+from archlag.state import RepositoryState
+from archlag.store import PollRecord, Store, StoreError
+
+log = logging.getLogger("archlag.poller")
+_VALID_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+
+
+class TagSource(Protocol):
+    """What the poller needs from a registry."""
+
+    async def list_tags(self, repository: str) -> list[str]: ...
+    async def head_digest(self, repository: str, tag: str) -> str | None: ...
+    async def fetch(self, repository: str, reference: str) -> Content: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryTagSource:
+    """A :class:`TagSource` over a registry client."""
+
+    client: RegistryClient
+
+    async def list_tags(self, repository: str) -> list[str]:
+        return await self.client.list_tags(repository)
+
+    async def head_digest(self, repository: str, tag: str) -> str | None:
+        return (await self.client.head_manifest(repository, tag)).digest
+
+    async def fetch(self, repository: str, reference: str) -> Content:
+        content = await fetch_content(self.client, repository, reference)
+        return Content(content.digest, dict(content.platforms))
+
+
+@dataclass(slots=True)
+class _Checks:
+    """What the checks of one poll found."""
+
+    contents: dict[str, Content | None] = field(default_factory=dict)  # None: digest unchanged
+    failures: int = 0
+    retry_after: float = 0.0
+
+
+class WatchPoller:
+    def __init__(
+        self,
+        watch: Watch,
+        source: TagSource,
+        store: Store,
+        state: RepositoryState,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.watch = watch
+        self.state = state
+        self._source = source
+        self._store = store
+        self._clock = clock
+        self._context = {"registry": watch.registry, "repository": watch.repository}
+
+    async def run(self, on_first_poll: Callable[[], None]) -> None:
+        """Poll forever at the watch's interval (longer when a registry asks to back off)."""
+        settings = self.watch.settings
+        while True:
+            started = time.monotonic()
+            wait = await self.poll_safely()
+            on_first_poll()
+            elapsed = time.monotonic() - started
+            await anyio.sleep(max(settings.interval - elapsed, wait, 0.0))
+
+    async def poll_safely(self) -> float:
+        """One poll; never raises (except cancellation). Returns a registry-requested back-off."""
+        try:
+            return await self.poll()
+        except Exception:
+            self._failed()
+            log.exception("poll_crashed", extra={"archlag_fields": self._context})
+            return 0.0
+
+    async def poll(self) -> float:
+        now = self._clock()
+        try:
+            listed = await self._source.list_tags(self.watch.repository)
+        except RegistryError as exc:
+            self._failed()
+            logs.event(
+                log,
+                logging.WARNING,
+                "tags_list_failed",
+                **self._context,
+                result=exc.result,
+                error=exc.message,
+            )
+            return _back_off(exc)
+        tags = self._filter(listed)
+        added = {t: now for t in tags if t not in self.state.first_listed}
+        first_listed = {t: self.state.first_listed.get(t, now) for t in tags}
+        selected = tuple(select_tags(tags, first_listed, self.watch.settings.tags.limit))
+        checks = await self._check([t for t in selected if self._due(t, now)])
+        await self._apply(now, selected, first_listed, added, checks)
+        return checks.retry_after
+
+    def _filter(self, listed: list[str]) -> list[str]:
+        tags = list(dict.fromkeys(t for t in listed if _VALID_TAG.match(t)))
+        if len(tags) < len(set(listed)):
+            logs.event(log, logging.WARNING, "invalid_tags_ignored", **self._context,
+                       count=len(set(listed)) - len(tags))  # fmt: skip
+        return [t for t in tags if self.watch.settings.tags.matches(t)]
+
+    def _due(self, tag: str, now: float) -> bool:
+        previous = self.state.tags.get(tag)
+        if previous is None:
+            return True
+        settings = self.watch.settings
+        publication = previous.publication
+        complete = publication.is_complete(self.state.expected.get(tag, frozenset()))
+        if not complete or now - publication.first_seen < settings.stall_after:
+            return True
+        return now - previous.last_checked >= settings.settled_interval
+
+    async def _check(self, tags: list[str]) -> _Checks:
+        checks = _Checks()
+        async with anyio.create_task_group() as group:
+            for tag in tags:
+                group.start_soon(self._check_one, tag, checks)
+        return checks
+
+    async def _check_one(self, tag: str, checks: _Checks) -> None:
+        repository = self.watch.repository
+        previous = self.state.tags.get(tag)
+        try:
+            digest = await self._source.head_digest(repository, tag)
+            if digest is not None and previous is not None and digest == previous.digest:
+                checks.contents[tag] = None
+                return
+            checks.contents[tag] = await self._source.fetch(repository, digest or tag)
+        except NotFoundError:
+            logs.event(log, logging.INFO, "tag_vanished", **self._context, tag=tag)
+        except RegistryError as exc:
+            checks.failures += 1
+            checks.retry_after = max(checks.retry_after, _back_off(exc))
+            logs.event(log, logging.WARNING, "tag_check_failed", **self._context, tag=tag,
+                       result=exc.result, error=exc.message)  # fmt: skip
+
+    async def _apply(
+        self,
+        now: float,
+        selected: tuple[str, ...],
+        first_listed: dict[str, float],
+        added: dict[str, float],
+        checks: _Checks,
+    ) -> None:
+        state = self.state
+        tags = {t: s for t, s in state.tags.items() if t in selected}
+        changed: dict[str, TagState] = {}
+        regressions: list[tuple[str, Platform]] = []
+        candidates = set()
+        for tag, content in checks.contents.items():
+            previous = tags.get(tag)
+            if content is None and previous is not None:
+                tags[tag] = changed[tag] = replace(previous, last_checked=now)
+                continue
+            if content is None:
+                continue
+            outcome = apply_content(previous, tag, content, now)
+            tags[tag] = changed[tag] = outcome.state
+            regressions += [(tag, platform) for platform in outcome.regressions]
+            seen_begin = state.baseline_done and (previous is not None or tag in added)
+            if outcome.new_publication and not seen_begin:
+                candidates.add(tag)
+        expected = expected_platforms(self.watch.settings.platforms, tags)
+        completions = self._settle(tags, expected, candidates, changed)
+        ok = checks.failures == 0
+        record = PollRecord(
+            registry=state.registry,
+            repository=state.repository,
+            baseline_done=state.baseline_done or ok,
+            last_poll_success=now if ok else state.last_poll_success,
+            listed_added=added,
+            listed_removed=frozenset(state.first_listed.keys() - first_listed.keys()),
+            tags_changed=tuple(changed.values()),
+            tags_removed=frozenset(state.tags.keys() - tags.keys()),
+            completions=tuple(completions),
+            regressions=tuple(platform for _, platform in regressions),
+        )
+        try:
+            await anyio.to_thread.run_sync(self._store.save, record)
+        except StoreError as exc:
+            self._failed()
+            logs.event(log, logging.ERROR, "state_save_failed", **self._context, error=str(exc))
+            return
+        self._commit(
+            record,
+            first_listed=first_listed,
+            selected=selected,
+            tags=tags,
+            expected=expected,
+            ok=ok,
+        )
+        self._log_changes(record, regressions, checks)
+
+    def _settle(
+        self,
+        tags: dict[str, TagState],
+        expected: Mapping[str, frozenset[Platform]],
+        candidates: set[str],
+        changed: dict[str, TagState],
+    ) -> list[Completion]:
+        completions = []
+        for tag, current in list(tags.items()):
+            settled, completion = settle(
+                current, expected[tag], baseline_candidate=tag in candidates
+            )
+            if settled is not current:
+                tags[tag] = changed[tag] = settled
+            if completion is not None:
+                completions.append(completion)
+        return completions
+
+    def _commit(
+        self,
+        record: PollRecord,
+        *,
+        first_listed: dict[str, float],
+        selected: tuple[str, ...],
+        tags: dict[str, TagState],
+        expected: Mapping[str, frozenset[Platform]],
+        ok: bool,
+    ) -> None:
+        state = self.state
+        state.baseline_done = record.baseline_done
+        state.first_listed = first_listed
+        state.selected = selected
+        state.tags = tags
+        state.expected = dict(expected)
+        state.last_poll_success = record.last_poll_success
+        state.last_poll_ok = ok
+        state.poll_errors += 0 if ok else 1
+        state.regressions.update(record.regressions)
+        state.record(record.completions)
+
+    def _failed(self) -> None:
+        self.state.last_poll_ok = False
+        self.state.poll_errors += 1
+
+    def _log_changes(
+        self, record: PollRecord, regressions: list[tuple[str, Platform]], checks: _Checks
+    ) -> None:
+        for completion in record.completions:
+            logs.event(log, logging.INFO, "publication_complete", **self._context,
+                       tag=completion.tag, spread_seconds=completion.spread)  # fmt: skip
+        for tag, platform in regressions:
+            logs.event(log, logging.WARNING, "platform_regressed", **self._context, tag=tag,
+                       platform=str(platform))  # fmt: skip
+        logs.event(log, logging.DEBUG, "poll_done", **self._context,
+                   checked=len(checks.contents), changed=len(record.tags_changed),
+                   failures=checks.failures)  # fmt: skip
+
+
+def _back_off(exc: RegistryError) -> float:
+    """How long a registry asked archlag to wait (429 ``Retry-After``), else 0."""
+    if isinstance(exc, RateLimitedError) and exc.retry_after:
+        return exc.retry_after
+    return 0.0

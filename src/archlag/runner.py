@@ -1,0 +1,158 @@
+"""Wiring: build registry clients, restore state, start the pollers and the HTTP server.
+
+Everything runs in one anyio task group. SIGTERM or SIGINT stops the HTTP server and cancels the
+pollers; a poll that is saving finishes its transaction first (blocking SQLite work runs in a
+worker thread that cancellation waits for), then the store is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+
+import anyio
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as ServerConfig
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from starlette.applications import Starlette
+
+from archlag import __version__, logs
+from archlag.app import Readiness, create_app
+from archlag.collector import RequestMetrics
+from archlag.config import Config, Watch, split_listen_address
+from archlag.poller import RegistryTagSource, WatchPoller
+from archlag.reference import api_base_url
+from archlag.registry import BasicCredentials, RegistryClient, StaticCredentials
+from archlag.state import Snapshot, restore
+from archlag.store import Store
+
+log = logging.getLogger("archlag")
+
+
+def build_pollers(
+    config: Config, store: Store, clients: dict[str, RegistryClient]
+) -> list[WatchPoller]:
+    pollers = []
+    for watch in config.watches:
+        record = store.load(watch.registry, watch.repository)
+        settings = watch.settings
+        state = restore(
+            record,
+            watch.registry,
+            watch.repository,
+            buckets=config.latency_buckets,
+            platforms=settings.platforms,
+            matches=settings.tags.matches,
+            limit=settings.tags.limit,
+        )
+        source = RegistryTagSource(clients[watch.registry])
+        pollers.append(WatchPoller(watch, source, store, state))
+    return pollers
+
+
+def build_clients(
+    config: Config, watches: Sequence[Watch], metrics: RequestMetrics
+) -> dict[str, RegistryClient]:
+    clients = {}
+    for host in sorted({w.registry for w in watches}):
+        settings = config.registry(host)
+        credentials = None
+        if settings.username is not None and settings.password is not None:
+            credentials = StaticCredentials(BasicCredentials(settings.username, settings.password))
+        clients[host] = RegistryClient(
+            host,
+            api_base_url(host, insecure=settings.insecure),
+            credentials=credentials,
+            concurrency=settings.concurrency,
+            timeout=settings.timeout,
+            observer=metrics,
+        )
+    return clients
+
+
+def snapshot_of(pollers: Sequence[WatchPoller]) -> Snapshot:
+    return Snapshot(
+        tuple(
+            p.state.snapshot(p.watch.settings.interval, p.watch.settings.stall_after)
+            for p in pollers
+        )
+    )
+
+
+async def run(config: Config, store: Store, listen: str, ready_timeout: float) -> None:
+    """Run the exporter until SIGTERM or SIGINT.
+
+    Raises:
+        OSError: the listen address cannot be bound.
+    """
+    disable_created_metrics()  # type: ignore[no-untyped-call] # _created series add nothing here
+    metrics_registry = CollectorRegistry(auto_describe=False)
+    request_metrics = RequestMetrics(metrics_registry)
+    async with AsyncExitStack() as stack:
+        clients = build_clients(config, config.watches, request_metrics)
+        for client in clients.values():
+            stack.push_async_callback(client.aclose)
+        pollers = build_pollers(config, store, clients)
+        readiness = Readiness(len(pollers), ready_timeout)
+        app = create_app(metrics_registry, lambda: snapshot_of(pollers), readiness, __version__)
+        host, port = split_listen_address(listen)
+        _check_bind(host, port)
+        server_config = ServerConfig()
+        server_config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+        server_config.accesslog = None
+        server_config.errorlog = logging.getLogger("archlag.http")
+        shutdown = anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(_watch_signals, shutdown)
+            for poller in pollers:
+                group.start_soon(_poll, poller, readiness)
+            logs.event(log, logging.INFO, "started", listen=listen, watches=len(pollers),
+                       version=__version__, state_file=config.state_file)  # fmt: skip
+            # The server runs in a task of its own: hypercorn's asyncio TaskGroup may leave a
+            # native cancellation request on the task that ran it, which must not be the host.
+            group.start_soon(_serve, app, server_config, shutdown, group.cancel_scope)
+    logs.event(log, logging.INFO, "stopped")
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail early and plainly when the address is taken, before any task starts.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+async def _serve(
+    app: Starlette, config: ServerConfig, shutdown: anyio.Event, scope: anyio.CancelScope
+) -> None:
+    try:
+        await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    finally:
+        scope.cancel()  # the server stopped (signal or error): stop the pollers too
+
+
+async def _poll(poller: WatchPoller, readiness: Readiness) -> None:
+    first = True
+
+    def first_poll_done() -> None:
+        nonlocal first
+        if first:
+            first = False
+            readiness.first_poll_done()
+
+    await poller.run(first_poll_done)
+
+
+async def _watch_signals(shutdown: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for received in signals:
+            logs.event(log, logging.INFO, "shutting_down", signal=signal.Signals(received).name)
+            shutdown.set()
+            return
