@@ -110,8 +110,9 @@ def test_untrusted_tag_names_are_escaped_and_round_trip() -> None:
     assert result.text.endswith("# EOF\n"), "the OpenMetrics parser also checked its syntax"
     # promtool lints the classic text format (names, units, help texts) as Prometheus reads it.
     text = scrape(repo).text
-    check = subprocess.run(["promtool", "check", "metrics"], input=text,
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 

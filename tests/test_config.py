@@ -145,9 +145,13 @@ def test_password_file_is_read_and_never_shown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [("0.0.0.0:10043", ("0.0.0.0", 10043)), (":9000", ("0.0.0.0", 9000)),
-     ("[::1]:10043", ("::1", 10043)), ("localhost:1", ("localhost", 1))],
-)  # fmt: skip
+    [
+        ("0.0.0.0:10043", ("0.0.0.0", 10043)),
+        (":9000", ("0.0.0.0", 9000)),
+        ("[::1]:10043", ("::1", 10043)),
+        ("localhost:1", ("localhost", 1)),
+    ],
+)
 def test_listen_addresses(address: str, expected: tuple[str, int]) -> None:
     assert split_listen_address(address) == expected
 
@@ -161,14 +165,16 @@ def test_bad_listen_addresses(address: str) -> None:
 def test_config_check_command(tmp_path: Path) -> None:
     good = tmp_path / "good.yml"
     good.write_text("watches: [{image: gotify/server}]\n")
-    result = subprocess.run([*ARCHLAG, "--config.check", "-c", str(good)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*ARCHLAG, "--config.check", "-c", str(good)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "configuration is valid (1 watches)" in result.stdout
     bad = tmp_path / "bad.yml"
     bad.write_text("watches:\n  - image: gotify/server\n    stall_afterr: 5m\n")
-    result = subprocess.run([*ARCHLAG, "--config.check", "-c", str(bad)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*ARCHLAG, "--config.check", "-c", str(bad)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     assert "line 3: watches[0].stall_afterr: unknown key" in result.stderr
 

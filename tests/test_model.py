@@ -64,13 +64,17 @@ def test_staggered_release_is_one_publication_observed_once() -> None:
     [
         ({"linux_amd64": "a1"}, {"linux_amd64": "a1", "linux_arm64": "b1"}, True, ()),
         ({"linux_amd64": "a1", "linux_arm64": "b1"}, {"linux_amd64": "a1"}, True, (ARM,)),
-        ({"linux_amd64": "a1", "linux_arm64": "b1"}, {"linux_amd64": "a2", "linux_arm64": "b1"},
-         False, ()),
+        (
+            {"linux_amd64": "a1", "linux_arm64": "b1"},
+            {"linux_amd64": "a2", "linux_arm64": "b1"},
+            False,
+            (),
+        ),
         ({"linux_amd64": "a1"}, {"linux_arm64": "b1"}, False, ()),  # nothing shared: rebuilt
         ({"linux_amd64": "a1", "linux_arm64": "b1"}, {}, True, (AMD, ARM)),  # emptied index
     ],
     ids=["late-arrival", "dropped", "digest-changed", "disjoint", "emptied"],
-)  # fmt: skip
+)
 def test_same_or_new_publication(old, new, same, regressed) -> None:
     s, _, _ = look(None, content(**old), now=100)
     s2, _, regressions = look(s, content(**new), now=200)
@@ -122,8 +126,9 @@ def test_expectation_change_completes_without_new_content() -> None:
 
 
 def test_extra_platforms_do_not_block_completion() -> None:
-    _s, c, _ = look(None, content(linux_amd64="a1", linux_arm_v7="c1"), now=100,
-                   expected=frozenset({AMD}))  # fmt: skip
+    _s, c, _ = look(
+        None, content(linux_amd64="a1", linux_arm_v7="c1"), now=100, expected=frozenset({AMD})
+    )
     assert c is not None
     assert set(c.delays) == {AMD, V7}
 

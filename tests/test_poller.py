@@ -65,9 +65,15 @@ class Clock:
 def make_poller(store, source, clock, **settings) -> WatchPoller:
     watch = Watch(parse_reference("127.0.0.1:5000/demo/app"), WatchSettings(**settings))
     record = store.load(watch.registry, watch.repository)
-    state = restore(record, watch.registry, watch.repository, buckets=BUCKETS,
-                    platforms=watch.settings.platforms, matches=watch.settings.tags.matches,
-                    limit=watch.settings.tags.limit)  # fmt: skip
+    state = restore(
+        record,
+        watch.registry,
+        watch.repository,
+        buckets=BUCKETS,
+        platforms=watch.settings.platforms,
+        matches=watch.settings.tags.matches,
+        limit=watch.settings.tags.limit,
+    )
     return WatchPoller(watch, source, store, state, clock=clock)
 
 

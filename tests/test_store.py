@@ -25,8 +25,12 @@ def _completed_state():
 
 
 def _record(**changes) -> PollRecord:
-    values = {"registry": REPO[0], "repository": REPO[1], "baseline_done": True,
-              "last_poll_success": 160.0}  # fmt: skip
+    values = {
+        "registry": REPO[0],
+        "repository": REPO[1],
+        "baseline_done": True,
+        "last_poll_success": 160.0,
+    }
     values.update(changes)
     return PollRecord(**values)
 
@@ -35,8 +39,14 @@ def test_round_trip_restores_state_and_histograms(tmp_path: Path) -> None:
     state, completion = _completed_state()
     assert completion is not None
     store = SQLiteStore(str(tmp_path / "a.db"))
-    store.save(_record(listed_added={"1.0": 100.0}, tags_changed=(state,),
-                       completions=(completion,), regressions=(ARM,)))  # fmt: skip
+    store.save(
+        _record(
+            listed_added={"1.0": 100.0},
+            tags_changed=(state,),
+            completions=(completion,),
+            regressions=(ARM,),
+        )
+    )
     store.close()
 
     reopened = SQLiteStore(str(tmp_path / "a.db"))
@@ -45,8 +55,14 @@ def test_round_trip_restores_state_and_histograms(tmp_path: Path) -> None:
     assert record.last_poll_success == 160.0
     assert record.tags["1.0"] == state, "first-seen times, digests and flags survive"
     assert record.regressions == {ARM: 1}
-    rebuilt = restore(record, *REPO, buckets=(0.0, 60.0, 120.0), platforms=frozenset(),
-                      matches=lambda tag: True, limit=10)  # fmt: skip
+    rebuilt = restore(
+        record,
+        *REPO,
+        buckets=(0.0, 60.0, 120.0),
+        platforms=frozenset(),
+        matches=lambda tag: True,
+        limit=10,
+    )
     spread = rebuilt.spread.snapshot()
     assert spread.cumulative == (0, 1, 1, 1)
     assert spread.total == 60.0
@@ -67,12 +83,20 @@ def test_a_failed_poll_write_leaves_nothing_behind(tmp_path: Path) -> None:
     state, completion = _completed_state()
     store = SQLiteStore(str(tmp_path / "a.db"))
     store.save(_record(tags_changed=(state,)))
-    store._db.execute("CREATE TRIGGER boom BEFORE INSERT ON regressions BEGIN "
-                      "SELECT RAISE(ABORT, 'disk full'); END")  # fmt: skip
+    store._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON regressions BEGIN "
+        "SELECT RAISE(ABORT, 'disk full'); END"
+    )
     changed = apply_content(state, "1.0", Content("sha256:i3", {AMD: "sha256:a"}), 200.0).state
     with pytest.raises(StoreError, match="write failed"):
-        store.save(_record(tags_changed=(changed,), completions=(completion,), regressions=(ARM,),
-                           last_poll_success=200.0))  # fmt: skip
+        store.save(
+            _record(
+                tags_changed=(changed,),
+                completions=(completion,),
+                regressions=(ARM,),
+                last_poll_success=200.0,
+            )
+        )
     record = store.load(*REPO)
     assert record.tags["1.0"] == state, "the whole poll rolled back"
     assert record.last_poll_success == 160.0

@@ -27,25 +27,39 @@ def _parser() -> argparse.ArgumentParser:
         "published.",
     )
     parser.add_argument(
-        "-c", "--config.file", dest="config", default="archlag.yml", metavar="FILE",
+        "-c",
+        "--config.file",
+        dest="config",
+        default="archlag.yml",
+        metavar="FILE",
         help="configuration file (default: %(default)s)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--config.check", dest="check", action="store_true",
+        "--config.check",
+        dest="check",
+        action="store_true",
         help="validate the configuration file and exit (0 valid, 2 invalid)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--web.listen-address", dest="listen", metavar="HOST:PORT",
+        "--web.listen-address",
+        dest="listen",
+        metavar="HOST:PORT",
         help="address for /metrics and the landing page (overrides `listen` in the config)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--web.ready-timeout", dest="ready_timeout", default="2m", metavar="DURATION",
+        "--web.ready-timeout",
+        dest="ready_timeout",
+        default="2m",
+        metavar="DURATION",
         help="report ready after this long even if first polls are unfinished (default: 2m)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--log.level", dest="log_level", default="info",
-        choices=["debug", "info", "warning", "error"], help="log level (default: info)",
-    )  # fmt: skip
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default: info)",
+    )
     parser.add_argument("--version", action="version", version=f"archlag {__version__}")
     return parser
 

@@ -136,8 +136,13 @@ class WatchPoller:
     def _filter(self, listed: list[str]) -> list[str]:
         tags = list(dict.fromkeys(t for t in listed if _VALID_TAG.match(t)))
         if len(tags) < len(set(listed)):
-            logs.event(log, logging.WARNING, "invalid_tags_ignored", **self._context,
-                       count=len(set(listed)) - len(tags))  # fmt: skip
+            logs.event(
+                log,
+                logging.WARNING,
+                "invalid_tags_ignored",
+                **self._context,
+                count=len(set(listed)) - len(tags),
+            )
         return [t for t in tags if self.watch.settings.tags.matches(t)]
 
     def _due(self, tag: str, now: float) -> bool:
@@ -172,8 +177,15 @@ class WatchPoller:
         except RegistryError as exc:
             checks.failures += 1
             checks.retry_after = max(checks.retry_after, _back_off(exc))
-            logs.event(log, logging.WARNING, "tag_check_failed", **self._context, tag=tag,
-                       result=exc.result, error=exc.message)  # fmt: skip
+            logs.event(
+                log,
+                logging.WARNING,
+                "tag_check_failed",
+                **self._context,
+                tag=tag,
+                result=exc.result,
+                error=exc.message,
+            )
 
     async def _apply(
         self,
@@ -280,14 +292,32 @@ class WatchPoller:
         self, record: PollRecord, regressions: list[tuple[str, Platform]], checks: _Checks
     ) -> None:
         for completion in record.completions:
-            logs.event(log, logging.INFO, "publication_complete", **self._context,
-                       tag=completion.tag, spread_seconds=completion.spread)  # fmt: skip
+            logs.event(
+                log,
+                logging.INFO,
+                "publication_complete",
+                **self._context,
+                tag=completion.tag,
+                spread_seconds=completion.spread,
+            )
         for tag, platform in regressions:
-            logs.event(log, logging.WARNING, "platform_regressed", **self._context, tag=tag,
-                       platform=str(platform))  # fmt: skip
-        logs.event(log, logging.DEBUG, "poll_done", **self._context,
-                   checked=len(checks.contents), changed=len(record.tags_changed),
-                   failures=checks.failures)  # fmt: skip
+            logs.event(
+                log,
+                logging.WARNING,
+                "platform_regressed",
+                **self._context,
+                tag=tag,
+                platform=str(platform),
+            )
+        logs.event(
+            log,
+            logging.DEBUG,
+            "poll_done",
+            **self._context,
+            checked=len(checks.contents),
+            changed=len(record.tags_changed),
+            failures=checks.failures,
+        )
 
 
 def _back_off(exc: RegistryError) -> float:

@@ -109,8 +109,15 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
             group.start_soon(_watch_signals, shutdown)
             for poller in pollers:
                 group.start_soon(_poll, poller, readiness)
-            logs.event(log, logging.INFO, "started", listen=listen, watches=len(pollers),
-                       version=__version__, state_file=config.state_file)  # fmt: skip
+            logs.event(
+                log,
+                logging.INFO,
+                "started",
+                listen=listen,
+                watches=len(pollers),
+                version=__version__,
+                state_file=config.state_file,
+            )
             # The server runs in a task of its own: hypercorn's asyncio TaskGroup may leave a
             # native cancellation request on the task that ran it, which must not be the host.
             group.start_soon(_serve, app, server_config, shutdown, group.cancel_scope)

@@ -247,14 +247,24 @@ def _write(db: sqlite3.Connection, record: PollRecord) -> None:
         pub = state.publication
         db.execute(
             "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*key, state.tag, state.digest, state.last_checked, pub.seq, pub.first_seen,
-             int(pub.baseline), int(pub.observed)),
-        )  # fmt: skip
+            (
+                *key,
+                state.tag,
+                state.digest,
+                state.last_checked,
+                pub.seq,
+                pub.first_seen,
+                int(pub.baseline),
+                int(pub.observed),
+            ),
+        )
         db.executemany(
             "INSERT INTO platforms VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(*key, state.tag, str(p), s.digest, s.first_seen, int(s.present))
-             for p, s in pub.platforms.items()],
-        )  # fmt: skip
+            [
+                (*key, state.tag, str(p), s.digest, s.first_seen, int(s.present))
+                for p, s in pub.platforms.items()
+            ],
+        )
     for completion in record.completions:
         started = completion.first_seen
         rows = [(completion.tag, started, completion.seq, "spread", "", completion.spread)]
