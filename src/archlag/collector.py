@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from archlag.state import HistogramSnapshot, RepositorySnapshot, Snapshot
 
@@ -199,6 +199,9 @@ class RequestMetrics:
     """Counts and times every registry request; implements the registry client's observer."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        # prometheus-client's _created series only add noise here. The switch is process-wide,
+        # and archlag never wants them anywhere.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self._requests = Counter(
             "archlag_registry_requests_total",
             "HTTP requests to registries, by method and result",

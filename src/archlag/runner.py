@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 import anyio
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as ServerConfig
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from archlag import __version__, logs
@@ -88,7 +88,6 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
     Raises:
         OSError: the listen address cannot be bound.
     """
-    disable_created_metrics()  # type: ignore[no-untyped-call] # _created series add nothing here
     metrics_registry = CollectorRegistry(auto_describe=False)
     request_metrics = RequestMetrics(metrics_registry)
     async with AsyncExitStack() as stack:

@@ -1,0 +1,59 @@
+"""The README says what the code does: its metrics table and its PromQL examples."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from archlag.app import exposition
+from archlag.collector import RequestMetrics
+from archlag.model import Content, apply_content
+from archlag.platforms import parse_platform
+from archlag.state import RepositoryState, Snapshot
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def exported_metrics() -> dict[str, str]:
+    """Every metric family archlag exports, with its type, from a small but full state."""
+    repo = RepositoryState("docker.io", "gotify/server", (0.0, 60.0), last_poll_success=1.0)
+    amd = parse_platform("linux/amd64")
+    repo.tags = {
+        "1.0": apply_content(None, "1.0", Content("sha256:i", {amd: "sha256:a"}), 1.0).state
+    }
+    repo.selected, repo.expected, repo.last_poll_ok = ("1.0",), {"1.0": frozenset({amd})}, True
+    repo.delays[amd] = repo.spread
+    registry = CollectorRegistry()
+    RequestMetrics(registry).request_finished("docker.io", "HEAD", "ok", 0.1)
+    text = exposition(registry, Snapshot((repo.snapshot(60, 60),)), "0", False).decode()
+    return {f.name: f.type for f in text_string_to_metric_families(text)}
+
+
+def test_readme_metrics_table_matches_the_exposition() -> None:
+    table = dict(re.findall(r"^\| `(archlag_\w+)` \| (\w+) \|", README, re.MULTILINE))
+    exported = {
+        name + ("_total" if kind == "counter" else ""): kind
+        for name, kind in exported_metrics().items()
+    }
+    assert table == exported
+
+
+def test_readme_promql_examples_parse(tmp_path: Path) -> None:
+    block = README.split("```promql", 1)[1].split("```", 1)[0]
+    expressions = [e for e in re.split(r"\n\s*\n", block) if e.strip()]
+    rules = [
+        {"record": f"readme:example{i}", "expr": re.sub(r"(?m)^#.*\n", "", expr)}
+        for i, expr in enumerate(expressions)
+    ]
+    path = tmp_path / "readme.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "readme", "rules": rules}]}))
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
