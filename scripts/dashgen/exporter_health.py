@@ -20,6 +20,12 @@ JOB = 'job=~"$job"'
 REG = f'{JOB}, registry=~"$registry"'
 REQUESTS = f"archlag_registry_requests_total{{{REG}}}"
 UP = binary_mapping("up", "down")
+ALL_REQUESTS = f"sum by (registry) (rate({REQUESTS}[$__rate_interval]))"
+# Without failures the failed series do not exist: `or ... * 0` shows 0 instead of no data.
+FAILED = (
+    "sum by (registry) (rate("
+    f'archlag_registry_requests_total{{{REG}, result!="ok"}}[$__rate_interval]))'
+)
 
 
 def _latency(q: float) -> Target:
@@ -74,14 +80,7 @@ def build() -> Json:
             "Share of requests to each registry whose result was not ok. A steady not_found "
             "share can be normal (tags that do not exist yet); unauthorized and rate_limited "
             "need action.",
-            [
-                Target(
-                    "sum by (registry) (rate("
-                    f'archlag_registry_requests_total{{{REG}, result!="ok"}}[$__rate_interval]))'
-                    f" / sum by (registry) (rate({REQUESTS}[$__rate_interval]))",
-                    "{{registry}}",
-                )
-            ],
+            [Target(f"({FAILED} or {ALL_REQUESTS} * 0) / {ALL_REQUESTS}", "{{registry}}")],
             unit="percentunit",
         ),
     )
