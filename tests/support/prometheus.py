@@ -1,0 +1,317 @@
+"""Real Prometheus and Alertmanager (Debian packages) on free loopback ports, for tests.
+
+:class:`PrometheusServer` scrapes the given targets every second, evaluates the given rule files
+every second and sends alerts to an Alertmanager; :class:`AlertmanagerServer` accepts them with
+a receiver that notifies nobody, so tests read alerts from its API. Both are context managers
+that start the process, wait (bounded) until ``/-/ready`` answers 200, and kill the process on
+exit or at interpreter exit. Each keeps its config, data and log under its own work directory.
+
+Timing on Debian 12 (prometheus 2.42, alertmanager 0.25), measured here: with
+``evaluation_interval: 1s`` and ``--rules.alert.resend-delay=1s`` a firing alert is listed by
+Alertmanager about a second after the rule first matches, and a resolved one disappears from
+``/api/v2/alerts`` as soon as Prometheus sends the resolution.
+
+Errors:
+
+    MonitoringServerError        base class
+    ├── BinaryMissingError           the Debian binary is not installed
+    ├── StartError                   the process exited or never became ready; the message
+    │                                ends with the tail of its log
+    └── QueryError                   an API call answered an error (bad PromQL, server error)
+"""
+
+from __future__ import annotations
+
+import atexit
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self, TypeVar
+
+import httpx
+import yaml
+
+from tests.support.registry_server import free_loopback_port
+
+PROMETHEUS_BINARY = "/usr/bin/prometheus"
+ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
+_START_TIMEOUT_SECONDS = 30.0
+_STOP_TIMEOUT_SECONDS = 10.0
+_PORT_ATTEMPTS = 3
+_LOG_TAIL_LINES = 30
+
+T = TypeVar("T")
+
+
+class MonitoringServerError(RuntimeError):
+    """Base class of the errors raised here."""
+
+
+class BinaryMissingError(MonitoringServerError):
+    """The server binary is not installed."""
+
+
+class StartError(MonitoringServerError):
+    """The server did not come up; the message ends with the tail of its log."""
+
+
+class QueryError(MonitoringServerError):
+    """An API call failed; the message carries the server's error text."""
+
+
+def wait_for(
+    check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.25
+) -> T:
+    """Call ``check`` until it returns something truthy, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"gave up after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class _Server:
+    """One server process: config file, data directory, log file, port, readiness wait."""
+
+    binary: str
+    package: str
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.log_path = workdir / "log.txt"
+        self.config_path = workdir / "config.yml"
+        self.data_dir = workdir / "data"
+        self.port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        if not Path(self.binary).is_file():
+            raise BinaryMissingError(
+                f"{self.binary} not found: install the Debian package {self.package}"
+                " (scripts/test does)"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self._config(), sort_keys=False))
+        # A free port can be taken between probing and binding: try a few.
+        for attempt in range(_PORT_ATTEMPTS):
+            self.port = free_loopback_port()
+            try:
+                self._launch_and_wait()
+            except StartError as error:
+                if "address already in use" not in str(error) or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+            else:
+                return
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=_STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            atexit.unregister(self.stop)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log written)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET an API path; raise :class:`QueryError` with the server's message on failure."""
+        try:
+            response = httpx.get(f"{self.url}{path}", params=params, timeout=10.0)
+        except httpx.TransportError as error:
+            raise QueryError(f"GET {path}: {error!r}") from error
+        if response.status_code != 200:
+            raise QueryError(f"GET {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def _launch_and_wait(self) -> None:
+        self._log_file = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            self._argv(), stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+        atexit.register(self.stop)
+        try:
+            self._wait_until_ready()
+        except StartError:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        name = Path(self.binary).name
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        problem = "no answer yet"
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                assert self._process is not None
+                code = self._process.poll()
+                if code is not None:
+                    raise StartError(
+                        f"{name} exited with status {code}; log tail:\n{self.log_tail()}"
+                    )
+                try:
+                    response = client.get(f"{self.url}/-/ready")
+                except httpx.TransportError as error:
+                    problem = repr(error)
+                else:
+                    if response.status_code == 200:
+                        return
+                    problem = f"/-/ready answered {response.status_code}"
+                time.sleep(0.1)
+        raise StartError(
+            f"{name} was not ready on {self.url} within {_START_TIMEOUT_SECONDS:g} s"
+            f" ({problem}); log tail:\n{self.log_tail()}"
+        )
+
+
+class AlertmanagerServer(_Server):
+    """Alertmanager with clustering off and a receiver that notifies nobody.
+
+    ``group_wait`` is zero so alerts are grouped and listed at once; tests read them with
+    :meth:`alerts`.
+    """
+
+    binary = ALERTMANAGER_BINARY
+    package = "prometheus-alertmanager"
+
+    def alerts(self, *, active_only: bool = True) -> list[dict[str, Any]]:
+        """Alerts from ``/api/v2/alerts``; resolved alerts are never listed there."""
+        params = {"active": "true", "silenced": "false", "inhibited": "false"}
+        if not active_only:
+            params = {}
+        result: list[dict[str, Any]] = self.get_json("/api/v2/alerts", params)
+        return result
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "route": {
+                "receiver": "tests",
+                "group_by": ["alertname"],
+                "group_wait": "0s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [{"name": "tests"}],
+        }
+
+    def _argv(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",  # empty: no gossip port, no peers
+            "--log.level=info",
+        ]
+
+
+class PrometheusServer(_Server):
+    """Prometheus scraping ``targets`` ({job: ["host:port", ...]}) every second.
+
+    ``rule_files`` are loaded as they are (absolute paths) and evaluated every second; alerts
+    go to ``alertmanager_url`` when given, resent every second while they fire.
+    """
+
+    binary = PROMETHEUS_BINARY
+    package = "prometheus"
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        targets: Mapping[str, Sequence[str]],
+        rule_files: Sequence[Path] = (),
+        alertmanager_url: str | None = None,
+    ) -> None:
+        super().__init__(workdir)
+        self.targets = targets
+        self.rule_files = rule_files
+        self.alertmanager_url = alertmanager_url
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """Evaluate ``expr`` now; return the result list (vector samples or one scalar)."""
+        body = self.get_json("/api/v1/query", {"query": expr})
+        if body.get("status") != "success":
+            raise QueryError(f"query {expr!r} failed: {body}")
+        data = body["data"]
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Pending and firing alerts as Prometheus itself sees them (``/api/v1/alerts``)."""
+        alerts: list[dict[str, Any]] = self.get_json("/api/v1/alerts")["data"]["alerts"]
+        return alerts
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
+            "rule_files": [str(path) for path in self.rule_files],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
+                for job, addresses in self.targets.items()
+            ],
+        }
+        if self.alertmanager_url:
+            host = self.alertmanager_url.removeprefix("http://")
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        return config
+
+    def _argv(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            # The default waits a minute between sends of a firing alert.
+            "--rules.alert.resend-delay=1s",
+        ]
