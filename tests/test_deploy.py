@@ -60,6 +60,14 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def test_deployment_docs_name_only_existing_files() -> None:
+    text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    named = re.findall(r"`((?:deploy|alerts|dashboards|scripts|tests|docs)/[^`\s]*)`", text)
+    assert "deploy/compose/archlag.yml" in named
+    for path in named:
+        assert (ROOT / path).exists(), path
+
+
 # --- Dockerfile -----------------------------------------------------------------------------
 
 
@@ -298,6 +306,18 @@ def test_compose_runs_the_four_services_on_their_usual_ports(
                 assert (COMPOSE_DIR / mount.source).exists(), f"{service.name}: {mount.source}"
             else:
                 assert mount.source in compose["volumes"], f"{service.name}: {mount.source}"
+
+
+def test_compose_file_passes_docker_compose_config(compose: dict[str, Any], tmp_path: Path) -> None:
+    # Debian's docker-compose 1.29 validates against the Compose schema without an engine. It
+    # predates the top-level `name` (the project name), so that key is left out of the copy.
+    docker_compose = tool("docker-compose", "docker-compose")
+    copy = tmp_path / "compose.yml"
+    copy.write_text(yaml.safe_dump({k: v for k, v in compose.items() if k != "name"}))
+    result = run(
+        [docker_compose, "-f", str(copy), "--project-directory", str(COMPOSE_DIR), "config", "-q"]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_builds_archlag_from_this_repository(
