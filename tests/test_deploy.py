@@ -56,6 +56,13 @@ def tool(name: str, package: str) -> str:
     return path
 
 
+def tool_in_venv(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        pytest.fail(f"{path} not found: pip install -e '.[test]' (scripts/test does)")
+    return str(path)
+
+
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -488,6 +495,21 @@ def test_every_manifest_has_the_required_fields(manifests: dict[str, dict[str, A
             assert LABELS.items() <= document["metadata"]["labels"].items(), kind
     for kind in ("Deployment", "Service", "ServiceMonitor", "PrometheusRule"):
         assert manifests[kind]["spec"], kind
+
+
+@pytest.mark.parametrize("kubernetes", ["1.28.0", "latest"])
+def test_core_manifests_match_the_kubernetes_schema(
+    manifests: dict[str, dict[str, Any]], kubernetes: str
+) -> None:
+    validate = tool_in_venv("kubernetes-validate")
+    # The Operator's and kustomize's kinds have no schema there; the tests below check them.
+    files = sorted(
+        {d["_file"] for d in manifests.values() if "." not in d["apiVersion"].partition("/")[0]}
+    )
+    version = [] if kubernetes == "latest" else ["--kubernetes-version", kubernetes]
+    result = run([validate, "--strict", *version, *files], cwd=KUBERNETES_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed") == len(files), result.stdout + result.stderr
 
 
 def test_kustomization_applies_everything_but_the_secret_example(
