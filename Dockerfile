@@ -25,7 +25,7 @@ LABEL org.opencontainers.image.title="archlag" \
       org.opencontainers.image.source="https://github.com/archlag/archlag" \
       org.opencontainers.image.documentation="https://github.com/archlag/archlag/blob/main/docs/deployment.md" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="MIT"
 
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can verify it and volumes can be
 # chowned to it (deploy/kubernetes uses the same ids).
