@@ -1,7 +1,11 @@
-"""The ``archlag`` command line (Prometheus-style flags).
+"""The ``archlag`` command line: the exporter (Prometheus-style flags), ``check`` and ``wait``.
 
-Exit status: 0 after a clean shutdown or a valid ``--config.check``; 2 for usage and
-configuration errors; 1 when the state file or the listen address cannot be used.
+``archlag -c FILE [--web.listen-address ...]`` runs the exporter. Exit status: 0 after a clean
+shutdown or a valid ``--config.check``; 2 for usage and configuration errors; 1 when the state
+file or the listen address cannot be used.
+
+``archlag check IMAGE[:TAG]`` and ``archlag wait IMAGE:TAG`` gate a release on its platforms;
+they are dispatched to :mod:`archlag.gate_cli`, which documents their exit status.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import anyio
 from archlag import __version__, logs
 from archlag.config import ConfigError, load_config, split_listen_address
 from archlag.durations import DurationError, parse_duration
+from archlag.gate_cli import GATE_COMMANDS, gate_main
+from archlag.registry import RetryPolicy
 from archlag.store import SQLiteStore, StoreError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -25,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="archlag",
         description="Prometheus exporter: how late each architecture of a multi-arch image is "
         "published.",
+        epilog="Release gating: 'archlag check IMAGE[:TAG]' and 'archlag wait IMAGE:TAG' "
+        "(see 'archlag check --help').",
     )
     parser.add_argument(
         "-c",
@@ -64,9 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None) -> int:
+    """Run a command line; ``retry`` replaces the registry retry policy of check and wait."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in GATE_COMMANDS:
+        return gate_main(arguments[0], arguments[1:], retry=retry)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     logs.setup(args.log_level)
     try:
         ready_timeout = parse_duration(args.ready_timeout)
