@@ -1,4 +1,8 @@
-"""The HTTP endpoints: ``/metrics``, ``/`` (landing page), ``/-/healthy`` and ``/-/ready``."""
+"""HTTP endpoints: ``/metrics``, ``/`` (status page), ``/-/config``, ``/-/healthy``, ``/-/ready``.
+
+``/?refresh=N`` makes the status page reload itself every N seconds (at least 5); ``/-/config``
+shows the loaded configuration with secrets redacted.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,18 @@ from starlette.routing import Route
 
 from archlag import landing
 from archlag.collector import render, snapshot_families
+from archlag.config import Config
+from archlag.config_view import render_config
 from archlag.state import Snapshot
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+# The pages run no script at all; say so, and keep browsers from sniffing types or framing them.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
 
 
 def exposition(
@@ -53,6 +65,8 @@ def create_app(
     snapshot: Callable[[], Snapshot],
     readiness: Readiness,
     version: str,
+    *,
+    config: Config | None = None,
 ) -> Starlette:
     async def metrics(request: Request) -> Response:
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
@@ -63,7 +77,13 @@ def create_app(
         return Response(body, headers={"Content-Type": media})
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(landing.render(snapshot(), version))
+        page = landing.render(snapshot(), version, refresh=_refresh(request))
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    async def configuration(request: Request) -> Response:
+        if config is None:
+            return PlainTextResponse("No configuration loaded.\n", status_code=404)
+        return PlainTextResponse(render_config(config), headers=_PAGE_HEADERS)
 
     async def healthy(request: Request) -> Response:
         return PlainTextResponse("Healthy.\n")
@@ -77,7 +97,16 @@ def create_app(
         routes=[
             Route("/", index),
             Route("/metrics", metrics),
+            Route("/-/config", configuration),
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", ready, methods=["GET", "HEAD"]),
         ]
     )
+
+
+def _refresh(request: Request) -> int:
+    """``?refresh=N`` in seconds, clamped to landing's bounds, or 0 for none."""
+    value = request.query_params.get("refresh", "")
+    if not value.isdigit() or int(value) == 0:
+        return 0
+    return min(max(int(value), landing.MIN_REFRESH_SECONDS), landing.MAX_REFRESH_SECONDS)

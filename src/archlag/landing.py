@@ -1,6 +1,12 @@
-"""The HTML landing page: links, the watched repositories, each tag's platforms and status.
+"""The status page at ``/``: per watched repository, its newest tags against its platforms.
 
-Every string that came from a registry or the config is passed through :func:`html.escape`.
+Each cell says whether the platform is present and how long after the tag's first platform it
+appeared, or how long it has been missing; incomplete tags are highlighted (and say so in text,
+not only in colour). Plain server-rendered HTML with a little CSS and no script; ``refresh``
+adds a ``<meta http-equiv="refresh">``.
+
+Every string that came from a registry or the config (registry, repository, tag, platform,
+digest) goes through :func:`html.escape`, in text and in attribute values alike.
 """
 
 from __future__ import annotations
@@ -13,71 +19,127 @@ from archlag.platforms import Platform
 from archlag.state import RepositorySnapshot, Snapshot, TagView
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
-th{background:#f3f3f3}
-td.present{background:#e6f4e6}
-td.missing{background:#fbe3e3}
-td.regressed{background:#f8d0a0}
-tr.incomplete th{background:#fff4c2}
-small{color:#666}
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d1d1f;max-width:80em}
+header p,p.poll{margin:.3em 0}
+nav a{margin-right:1em}
+h2{margin:1.4em 0 .2em;font-size:1.15em;word-break:break-all}
+table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #c8c8c8;padding:.3em .6em;text-align:left;font-size:.9em}
+thead th{background:#eef0f3}
+tbody th{font-family:ui-monospace,monospace;font-weight:600;word-break:break-all}
+td.present{background:#e3f4e3}
+td.missing{background:#fbdcdc;font-weight:600}
+td.regressed{background:#f8cf9c;font-weight:600}
+td.absent{color:#999}
+tr.incomplete th,tr.incomplete td.status{background:#ffe89a}
+tr.incomplete th{border-left:.35em solid #d99a00}
+td.status{white-space:nowrap}
+small{color:#555;font-weight:normal}
+.failed{color:#b00020;font-weight:600}
 """
+MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 5, 3600
 
 
-def render(snapshot: Snapshot, version: str, now: float | None = None) -> str:
+def render(snapshot: Snapshot, version: str, now: float | None = None, refresh: int = 0) -> str:
+    """The whole page; ``refresh`` > 0 makes the browser reload it every that many seconds."""
     now = time.time() if now is None else now
-    sections = "".join(_repository(repo, now) for repo in snapshot.repositories)
+    sections = "".join(
+        _repository(index, repo, now) for index, repo in enumerate(snapshot.repositories)
+    )
+    tags = [view for repo in snapshot.repositories for view in repo.tags]
+    incomplete = sum(not view.complete for view in tags)
+    meta = f"<meta http-equiv='refresh' content='{refresh}'>" if refresh else ""
+    toggle = (
+        "<a href='/'>Stop auto-refresh</a>"
+        if refresh
+        else "<a href='/?refresh=30'>Auto-refresh every 30s</a>"
+    )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>archlag</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>archlag <small>{escape(version)}</small></h1>"
-        "<p>How late each architecture of a multi-arch image is published. "
-        "<a href='/metrics'>Metrics</a> · <a href='/-/healthy'>Health</a> · "
-        "<a href='/-/ready'>Readiness</a></p>"
-        f"{sections or '<p>No watches configured.</p>'}</body></html>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"{meta}<title>archlag status</title><style>{_STYLE}</style></head><body>"
+        f"<header><h1>archlag <small>{escape(version)}</small></h1>"
+        "<p>How late each architecture of a multi-arch image is published.</p>"
+        "<nav><a href='/metrics'>Metrics</a><a href='/-/config'>Configuration check</a>"
+        f"<a href='/-/healthy'>Health</a><a href='/-/ready'>Readiness</a>{toggle}</nav>"
+        f"<p class='summary'>{len(snapshot.repositories)} repositories, {len(tags)} tags, "
+        f"<strong>{incomplete} incomplete</strong>; page rendered {_clock(now)}</p></header>"
+        f"<main>{sections or '<p>No watches configured.</p>'}</main></body></html>"
     )
 
 
-def _repository(repo: RepositorySnapshot, now: float) -> str:
-    title = escape(f"{repo.registry}/{repo.repository}")
+def _clock(at: float) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    return f"<time datetime='{stamp}'>{stamp.replace('T', ' ').replace('Z', ' UTC')}</time>"
+
+
+def _repository(index: int, repo: RepositorySnapshot, now: float) -> str:
+    name = escape(f"{repo.registry}/{repo.repository}")
     if repo.last_poll_success is None:
-        polled = "not polled successfully yet"
+        polled = "Last successful poll: none yet"
     else:
-        polled = f"last successful poll {format_duration(now - repo.last_poll_success)} ago"
+        ago = format_duration(max(now - repo.last_poll_success, 0.0))
+        polled = f"Last successful poll: {_clock(repo.last_poll_success)} ({ago} ago)"
     if repo.last_poll_ok is False:
-        polled += " — <strong>the latest poll failed</strong>"
+        polled += (
+            " — <span class='failed'>the latest poll failed</span> "
+            f"({repo.poll_errors} failed so far)"
+        )
+    polled += f"; polled every {format_duration(repo.interval)}"
     platforms = sorted({p for view in repo.tags for p in _platforms(view)})
-    header = "".join(f"<th>{escape(str(p))}</th>" for p in platforms)
-    rows = "".join(_row(view, platforms, now) for view in repo.tags)
+    header = "".join(f"<th scope='col'>{escape(str(p))}</th>" for p in platforms)
+    rows = "".join(_row(view, platforms, now, repo.stall_after) for view in repo.tags)
     table = (
-        f"<table><tr><th>tag</th>{header}<th>complete</th></tr>{rows}</table>"
+        f"<table class='matrix'><thead><tr><th scope='col'>tag</th>{header}"
+        f"<th scope='col'>status</th></tr></thead><tbody>{rows}</tbody></table>"
         if repo.tags
         else "<p>No tags yet.</p>"
     )
-    return f"<h2>{title}</h2><p><small>{polled}</small></p>{table}"
+    return (
+        f"<section class='repository' id='repository-{index}' data-repository='{name}'>"
+        f"<h2>{name}</h2><p class='poll'>{polled}</p>{table}</section>"
+    )
 
 
 def _platforms(view: TagView) -> set[Platform]:
     return set(view.expected) | set(view.state.publication.platforms)
 
 
-def _row(view: TagView, platforms: list[Platform], now: float) -> str:
+def _row(view: TagView, platforms: list[Platform], now: float, stall_after: float) -> str:
     publication = view.state.publication
     cells = []
     for platform in platforms:
+        name = escape(str(platform))
         state = publication.platforms.get(platform)
         if state is not None and state.present:
-            after = format_duration(state.first_seen - publication.first_seen)
-            cells.append(f"<td class='present'>present <small>+{after}</small></td>")
+            after = state.first_seen - publication.first_seen
+            note = f"+{format_duration(after)} after first" if after >= 1 else "first"
+            cells.append(
+                f"<td class='present' data-platform='{name}' title='{escape(state.digest)}'>"
+                f"present <small>{note}</small></td>"
+            )
         elif state is not None:
-            cells.append("<td class='regressed'>regressed</td>")
+            cells.append(
+                f"<td class='regressed' data-platform='{name}'>gone "
+                "<small>was present, then removed</small></td>"
+            )
         elif platform in view.expected:
-            waited = format_duration(now - publication.first_seen)
-            cells.append(f"<td class='missing'>missing <small>{waited}</small></td>")
+            waited = format_duration(max(now - publication.first_seen, 0.0))
+            cells.append(
+                f"<td class='missing' data-platform='{name}'>missing "
+                f"<small>for {waited}</small></td>"
+            )
         else:
-            cells.append("<td></td>")
-    status = "yes" if view.complete else "no"
-    css = "" if view.complete else " class='incomplete'"
-    return f"<tr{css}><th>{escape(view.state.tag)}</th>{''.join(cells)}<td>{status}</td></tr>"
+            cells.append(f"<td class='absent' data-platform='{name}'>–</td>")
+    tag = escape(view.state.tag)
+    if view.complete:
+        return (
+            f"<tr class='complete' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
+            "<td class='status'>complete</td></tr>"
+        )
+    stalled = now - publication.first_seen >= stall_after
+    status = "incomplete, stalled" if stalled else "incomplete"
+    return (
+        f"<tr class='incomplete' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
+        f"<td class='status'>⚠ {status}</td></tr>"
+    )

@@ -96,7 +96,9 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
             stack.push_async_callback(client.aclose)
         pollers = build_pollers(config, store, clients)
         readiness = Readiness(len(pollers), ready_timeout)
-        app = create_app(metrics_registry, lambda: snapshot_of(pollers), readiness, __version__)
+        app = create_app(
+            metrics_registry, lambda: snapshot_of(pollers), readiness, __version__, config=config
+        )
         host, port = split_listen_address(listen)
         _check_bind(host, port)
         server_config = ServerConfig()
