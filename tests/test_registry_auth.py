@@ -13,9 +13,12 @@ import pytest
 from archlag.registry import (
     BadResponseError,
     BasicCredentials,
+    CredentialsError,
+    IdentityToken,
     RegistryClient,
     RegistryConnectionError,
     RegistryError,
+    RegistryToken,
     RetryPolicy,
     StaticCredentials,
     UnauthorizedError,
@@ -578,3 +581,189 @@ async def test_planted_password_and_token_never_show_in_errors_or_reprs() -> Non
         assert PASSWORD not in text
         assert TOKEN not in text
         assert BASIC_B64 not in text
+
+
+# -- identity tokens: the OAuth2 POST flow ----------------------------------------------------
+
+IDENTITY = "planted-identity-token-0123"
+REGISTRY_TOKEN = "planted-registry-token-4567"
+
+
+class OAuthRegistry(TokenRegistry):
+    """A token server that also speaks the POST flow (or answers it with 404, like old ones)."""
+
+    def __init__(self, *, post_supported: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.post_supported = post_supported
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == self.auth_host and request.method == "POST":
+            self.requests.append(request)
+            if not self.post_supported:
+                return httpx.Response(404, text="404 page not found")
+            form = dict(httpx.QueryParams(request.content.decode()))
+            if form.get("refresh_token") != IDENTITY:
+                return httpx.Response(401, json={"details": "bad refresh token"})
+            self.issued += 1
+            token = f"oauth-{self.issued}"
+            self.valid.add(token)
+            return httpx.Response(
+                200, json={"access_token": token, "expires_in": 300, "scope": form.get("scope")}
+            )
+        return super().__call__(request)
+
+
+async def test_identity_token_uses_the_post_refresh_token_flow() -> None:
+    registry = OAuthRegistry()
+    clock = Clock()
+    source = StaticCredentials(IdentityToken(Secret(IDENTITY)))
+    async with registry.client(credentials=source, clock=clock) as client:
+        await client.get_manifest("library/nginx", "latest")
+        clock.now += 400  # expired: refreshed with the same identity token
+        await client.get_manifest("library/nginx", "latest")
+    posts = registry.token_requests
+    assert [r.method for r in posts] == ["POST", "POST"]
+    assert posts[0].url == "https://auth.docker.io/token"  # no query: everything is in the form
+    assert posts[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert dict(httpx.QueryParams(posts[0].content.decode())) == {
+        "grant_type": "refresh_token",
+        "client_id": "archlag",
+        "refresh_token": IDENTITY,
+        "service": "registry.docker.io",
+        "scope": "repository:library/nginx:pull",
+    }
+    assert [r.headers.get("authorization") for r in registry.registry_requests] == [
+        None,
+        "Bearer oauth-1",
+        "Bearer oauth-2",
+    ]
+
+
+async def test_post_answered_with_404_falls_back_to_get_and_remembers() -> None:
+    registry = OAuthRegistry(post_supported=False)
+    source = StaticCredentials(IdentityToken(Secret(IDENTITY)))
+    async with registry.client(credentials=source) as client:
+        await client.get_manifest("library/nginx", "latest")
+        await client.get_manifest("library/alpine", "latest")  # another scope: GET straight away
+    assert [(r.method, r.url.path) for r in registry.token_requests] == [
+        ("POST", "/token"),
+        ("GET", "/token"),
+        ("GET", "/token"),
+    ]
+    get = registry.token_requests[1]
+    assert get.url.params["scope"] == "repository:library/nginx:pull"
+    assert "authorization" not in get.headers  # an identity token is never sent as Basic
+
+
+async def test_refused_identity_token_is_unauthorized() -> None:
+    registry = OAuthRegistry()
+    source = StaticCredentials(IdentityToken(Secret("wrong-token")))
+    async with registry.client(credentials=source) as client:
+        with pytest.raises(UnauthorizedError, match="token request: HTTP 401"):
+            await client.get_manifest("library/nginx", "latest")
+
+
+async def test_identity_token_cannot_answer_a_basic_challenge() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="basic-realm"'})
+
+    client = RegistryClient(
+        "r",
+        "https://registry.example",
+        credentials=StaticCredentials(IdentityToken(Secret(IDENTITY))),
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        with pytest.raises(UnauthorizedError, match="identity token") as info:
+            await client.ping()
+    assert IDENTITY not in str(info.value)
+
+
+# -- registry tokens: sent as they are ----------------------------------------------------------
+
+
+async def test_registry_token_is_sent_as_bearer_without_a_token_server() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("authorization") != f"Bearer {REGISTRY_TOKEN}":
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        return manifest_ok()
+
+    client = RegistryClient(
+        "docker.io",
+        "https://registry-1.docker.io",
+        credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN))),
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        await client.get_manifest("library/nginx", "latest")
+        await client.head_manifest("library/nginx", "latest")
+    assert [r.url.host for r in seen] == ["registry-1.docker.io"] * 2  # never auth.docker.io
+    assert all(r.headers["authorization"] == f"Bearer {REGISTRY_TOKEN}" for r in seen)
+
+
+async def test_refused_registry_token_is_unauthorized_without_retrying() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+
+    client = RegistryClient(
+        "docker.io",
+        "https://registry-1.docker.io",
+        credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN))),
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        with pytest.raises(UnauthorizedError, match="HTTP 401"):
+            await client.get_manifest("library/nginx", "latest")
+    assert len(seen) == 1
+
+
+async def test_credentials_that_cannot_be_loaded_fail_the_request_with_context() -> None:
+    class Broken:
+        async def credentials(self) -> None:
+            raise CredentialsError("docker config /x: not valid JSON (line 1)", registry="r")
+
+    registry = TokenRegistry()
+    async with registry.client(credentials=Broken()) as client:
+        with pytest.raises(CredentialsError, match="not valid JSON") as info:
+            await client.get_manifest("library/nginx", "latest")
+    assert info.value.result == "unauthorized"
+    assert info.value.repository == "library/nginx"
+    assert registry.registry_requests == []  # nothing sent with half-loaded credentials
+
+
+@pytest.mark.parametrize(
+    ("credentials", "planted"),
+    [
+        pytest.param(IdentityToken(Secret(IDENTITY)), IDENTITY, id="identity-token"),
+        pytest.param(RegistryToken(Secret(REGISTRY_TOKEN)), REGISTRY_TOKEN, id="registry-token"),
+    ],
+)
+async def test_planted_tokens_are_scrubbed_from_echoing_errors(
+    credentials: IdentityToken | RegistryToken, planted: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.docker.io":
+            return echo(401, planted, request.content.decode())
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
+        return echo(403, request.headers["authorization"])
+
+    client = RegistryClient(
+        "docker.io",
+        "https://registry-1.docker.io",
+        credentials=StaticCredentials(credentials),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1),
+    )
+    async with client:
+        with pytest.raises(UnauthorizedError) as info:
+            await client.get_manifest("library/nginx", "latest")
+    assert "***" in str(info.value)
+    for text in (str(info.value), repr(info.value), repr(credentials), repr(client)):
+        assert planted not in text

@@ -43,13 +43,18 @@ INDEX_DIGEST = sha256(INDEX_BODY)
 
 
 class Recorder:
-    """Records requests, observer reports and sleeps; wraps a handler."""
+    """Records requests, observer reports and sleeps; wraps a handler. Time is simulated:
+    sleeping advances the clock at once."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[httpx.Request] = []
         self.reports: list[tuple[str, str, str, float]] = []
         self.sleeps: list[float] = []
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -60,8 +65,10 @@ class Recorder:
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        self.now += seconds
 
     def client(self, *, retry: RetryPolicy | None = None, **kwargs: Any) -> RegistryClient:
+        kwargs.setdefault("clock", self.clock)
         return RegistryClient(
             "registry.example",
             BASE,
@@ -319,13 +326,14 @@ async def test_429_asking_for_longer_than_max_wait_stops_retrying() -> None:
     assert len(recorder.requests) == 1
 
 
-async def test_429_exhausted_without_retry_after() -> None:
+async def test_429_exhausted_without_retry_after_reports_the_exponential_back_off() -> None:
     recorder = Recorder(lambda request: httpx.Response(429))
-    async with recorder.client(retry=RetryPolicy(attempts=2, jitter=0)) as client:
+    async with recorder.client(retry=RetryPolicy(attempts=3, jitter=0)) as client:
         with pytest.raises(RateLimitedError) as info:
             await client.get_manifest("demo/app", "1.0")
-    assert info.value.retry_after is None
-    assert len(recorder.requests) == 2
+    assert recorder.sleeps == [0.5, 1.0]
+    assert info.value.retry_after == 2.0  # the back-off the next request would have to sit out
+    assert len(recorder.requests) == 3
 
 
 @pytest.mark.parametrize(

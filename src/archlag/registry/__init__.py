@@ -1,24 +1,38 @@
 """Read-only access to container registries: HTTP client, authentication, tag content.
 
-Everything other modules need is re-exported here; the error tree is documented in
-:mod:`archlag.registry.errors`.
+Modules, each one thing:
+
+- :mod:`~archlag.registry.client`: the OCI Distribution API client (:class:`RegistryClient`);
+- :mod:`~archlag.registry.transport`: request machinery shared by all clients (retries, back-off,
+  pacing, rate-limit bookkeeping); :mod:`~archlag.registry.ratelimit`: the pieces it uses;
+- :mod:`~archlag.registry.auth`: challenges and bearer tokens;
+  :mod:`~archlag.registry.credentials`: credentials;
+- :mod:`~archlag.registry.content`: which platforms a tag provides;
+- :mod:`~archlag.registry.errors`: the error tree.
+
+Everything other modules need is re-exported here.
 """
 
 from archlag.registry.client import (
     MANIFEST_ACCEPT,
-    BasicCredentials,
-    CredentialSource,
     Manifest,
     ManifestHead,
     RegistryClient,
-    RequestObserver,
-    RetryPolicy,
-    StaticCredentials,
 )
 from archlag.registry.content import TagContent, fetch_content
+from archlag.registry.credentials import (
+    BasicCredentials,
+    Credentials,
+    CredentialSource,
+    IdentityToken,
+    RegistryToken,
+    StaticCredentials,
+)
 from archlag.registry.errors import (
     RESULTS,
+    UNSUPPORTED_REASONS,
     BadResponseError,
+    CredentialsError,
     NotFoundError,
     RateLimitedError,
     RegistryConnectionError,
@@ -26,27 +40,38 @@ from archlag.registry.errors import (
     RegistryTimeoutError,
     ServerError,
     UnauthorizedError,
+    UnsupportedManifestError,
 )
+from archlag.registry.ratelimit import ClientStatus, RateLimitStatus
+from archlag.registry.transport import RequestObserver, RetryPolicy
 
 __all__ = [
     "MANIFEST_ACCEPT",
     "RESULTS",
+    "UNSUPPORTED_REASONS",
     "BadResponseError",
     "BasicCredentials",
+    "ClientStatus",
     "CredentialSource",
+    "Credentials",
+    "CredentialsError",
+    "IdentityToken",
     "Manifest",
     "ManifestHead",
     "NotFoundError",
+    "RateLimitStatus",
     "RateLimitedError",
     "RegistryClient",
     "RegistryConnectionError",
     "RegistryError",
     "RegistryTimeoutError",
+    "RegistryToken",
     "RequestObserver",
     "RetryPolicy",
     "ServerError",
     "StaticCredentials",
     "TagContent",
     "UnauthorizedError",
+    "UnsupportedManifestError",
     "fetch_content",
 ]

@@ -1,10 +1,18 @@
-"""Registry authentication: credentials, ``WWW-Authenticate`` challenges and bearer tokens.
+"""Registry authentication: ``WWW-Authenticate`` challenges and bearer tokens.
 
 A registry answers 401 with one or more challenges. ``Bearer`` means: fetch a token from the
 challenge's ``realm`` (with ``service`` and ``scope``), then retry with it; ``Basic`` means: send
 the configured user name and password. :class:`Authenticator` keeps that state for one registry
 and caches tokens per (realm, service, scope). It does no HTTP itself: the client hands it a
 token fetcher that goes through the same retries and error mapping as every other request.
+
+How each kind of credentials (:mod:`archlag.registry.credentials`) is used:
+
+- Basic: sent to a Basic registry, and as Basic to the token server (``GET <realm>``), the
+  latter only over https or to the registry's own host.
+- Identity token: ``POST <realm>`` with ``grant_type=refresh_token`` (OAuth2 form); a token
+  server that answers that with 404 gets an anonymous ``GET`` instead, from then on.
+- Registry token: sent as ``Authorization: Bearer <token>`` with every request; no token server.
 
 Passwords and tokens are held as :class:`~archlag.secrets.Secret` and never appear in reprs or
 messages; :meth:`Authenticator.secrets` lists them so that the client can scrub untrusted text.
@@ -14,47 +22,44 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
 
 import httpx
 
-from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
+from archlag.registry.credentials import (
+    BasicCredentials,
+    Credentials,
+    CredentialSource,
+    IdentityToken,
+    RegistryToken,
+    secret_values,
+)
+from archlag.registry.errors import (
+    BadResponseError,
+    CredentialsError,
+    NotFoundError,
+    UnauthorizedError,
+    Where,
+)
 from archlag.secrets import Secret
 
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds; the token spec's default and minimum
 REFRESH_MARGIN = 10.0  # seconds before expiry at which a cached token is no longer used
+OAUTH_CLIENT_ID = "archlag"
 
 TokenKey = tuple[str, str, str]  # (realm, service, scope)
-TokenFetcher = Callable[[httpx.URL, Mapping[str, str], Where], Awaitable[bytes]]
+# (method, url, headers, form fields or None, where) -> body of a 2xx answer; errors raise.
+TokenFetcher = Callable[
+    [str, httpx.URL, Mapping[str, str], Mapping[str, str] | None, Where], Awaitable[bytes]
+]
 
+_log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class BasicCredentials:
-    username: str
-    password: Secret
-
-
-class CredentialSource(Protocol):
-    """Where credentials come from (static config now; docker config.json or helpers later)."""
-
-    async def credentials(self) -> BasicCredentials | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StaticCredentials:
-    """Credentials fixed at configuration time (or None for anonymous access)."""
-
-    value: BasicCredentials | None
-
-    async def credentials(self) -> BasicCredentials | None:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +189,9 @@ class SentAuthorization:
     """The ``Authorization`` header sent with a request, and which token it was."""
 
     header: Secret
-    token_key: TokenKey | None = None  # None for Basic
+    token_key: TokenKey | None = (
+        None  # None for credentials sent as they are (Basic, registry token)
+    )
 
 
 class Authenticator:
@@ -206,7 +213,8 @@ class Authenticator:
         self._bearer: tuple[str, str] | None = None  # (realm, service), once the registry said so
         self._basic = False
         self._scope_alias: dict[str, str] = {}  # our scope -> the scope the registry asked for
-        self._last_credentials: BasicCredentials | None = None
+        self._no_oauth: set[str] = set()  # realms that answered the POST flow with 404
+        self._last_credentials: Credentials | None = None
         self._recent_tokens: deque[str] = deque(maxlen=16)
 
     def __repr__(self) -> str:
@@ -214,12 +222,16 @@ class Authenticator:
 
     async def up_front(self, scope: str | None, where: Where) -> SentAuthorization | None:
         """The authorization to send before any challenge, once the scheme is known."""
+        if self._credentials is not None and isinstance(
+            await self._load_credentials(where), RegistryToken
+        ):
+            return await self._static_authorization(where)
         if self._bearer is not None:
             realm, service = self._bearer
             wanted = self._scope_alias.get(scope, scope) if scope is not None else ""
             return await self._bearer_authorization((realm, service, wanted), False, where)
         if self._basic:
-            return await self._basic_authorization(where)
+            return await self._static_authorization(where)
         return None
 
     async def answer(
@@ -232,9 +244,12 @@ class Authenticator:
         """The authorization to retry a 401 with, or None if retrying cannot help.
 
         Raises:
-            UnauthorizedError: Basic auth is required and no credentials are configured.
+            UnauthorizedError: Basic auth is required and no usable credentials are configured.
+            CredentialsError: the credentials could not be loaded.
             RegistryError: the token request failed.
         """
+        if sent is not None and sent.token_key is None:
+            return None  # credentials sent as they are were refused: asking again cannot help
         bearer = next(
             (c for c in challenges if c.scheme == "bearer" and c.params.get("realm")), None
         )
@@ -250,36 +265,37 @@ class Authenticator:
                 self._cache.drop(key)
             return await self._bearer_authorization(key, stale, where)
         if any(c.scheme == "basic" for c in challenges):
-            if sent is not None and sent.token_key is None:
-                return None  # our credentials were refused
             self._basic = True
-            return await self._basic_authorization(where)
+            return await self._static_authorization(where)
         return None
 
     def secrets(self) -> list[str]:
         """Every secret value that could be echoed back by a registry, for scrubbing."""
-        found = list(self._recent_tokens)
-        if self._last_credentials is not None:
-            password = self._last_credentials.password.reveal()
-            found += [
-                password,
-                _basic_header(self._last_credentials).reveal().removeprefix("Basic "),
-            ]
+        found = list(self._recent_tokens) + secret_values(self._last_credentials)
+        if isinstance(self._last_credentials, BasicCredentials):
+            found.append(_basic_header(self._last_credentials).reveal().removeprefix("Basic "))
         return found
 
-    async def _load_credentials(self) -> BasicCredentials | None:
+    async def _load_credentials(self, where: Where) -> Credentials | None:
         if self._credentials is None:
             return None
-        self._last_credentials = await self._credentials.credentials()
+        try:
+            self._last_credentials = await self._credentials.credentials()
+        except CredentialsError as error:  # say which request needed them
+            raise where.error(CredentialsError, error.message) from None
         return self._last_credentials
 
-    async def _basic_authorization(self, where: Where) -> SentAuthorization:
-        credentials = await self._load_credentials()
+    async def _static_authorization(self, where: Where) -> SentAuthorization:
+        credentials = await self._load_credentials(where)
+        if isinstance(credentials, RegistryToken):
+            return SentAuthorization(Secret(f"Bearer {credentials.token.reveal()}"))
+        if isinstance(credentials, BasicCredentials):
+            return SentAuthorization(_basic_header(credentials))
         if credentials is None:
-            raise where.error(
-                UnauthorizedError, "registry requires Basic credentials and none are configured"
-            )
-        return SentAuthorization(_basic_header(credentials))
+            message = "registry requires Basic credentials and none are configured"
+        else:
+            message = "registry requires Basic credentials; an identity token cannot be sent so"
+        raise where.error(UnauthorizedError, message)
 
     async def _bearer_authorization(
         self, key: TokenKey, fresh: bool, where: Where
@@ -293,25 +309,47 @@ class Authenticator:
 
     async def _request_token(self, key: TokenKey, where: Where) -> BearerToken:
         realm, service, scope = key
-        try:
-            url = httpx.URL(realm)
-        except httpx.InvalidURL:
-            raise where.error(BadResponseError, "bearer challenge has an invalid realm") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise where.error(BadResponseError, "bearer challenge realm is not an http(s) URL")
+        url = _realm_url(realm, where)
+        credentials = await self._load_credentials(where)
+        may_send = self._may_send_credentials(url)
+        if isinstance(credentials, IdentityToken) and may_send and realm not in self._no_oauth:
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": OAUTH_CLIENT_ID,
+                "refresh_token": credentials.token.reveal(),
+            }
+            form |= {"service": service} if service else {}
+            form |= {"scope": scope} if scope else {}
+            try:
+                body = await self._fetch_token("POST", url, {}, form, where)
+            except NotFoundError:
+                _log.info("token_post_not_supported registry=%s realm=%s", where.registry, realm)
+                self._no_oauth.add(realm)
+            else:
+                return parse_token_response(body, now=self._clock(), where=where)
         params = [("service", service)] if service else []
         params += [("scope", part) for part in scope.split()]
-        url = url.copy_merge_params(tuple(params))
         headers: dict[str, str] = {}
-        credentials = await self._load_credentials()
-        if credentials is not None and self._may_send_credentials(url):
+        if isinstance(credentials, BasicCredentials) and may_send:
             headers["Authorization"] = _basic_header(credentials).reveal()
-        body = await self._fetch_token(url, headers, where)
+        body = await self._fetch_token(
+            "GET", url.copy_merge_params(tuple(params)), headers, None, where
+        )
         return parse_token_response(body, now=self._clock(), where=where)
 
     def _may_send_credentials(self, url: httpx.URL) -> bool:
         # A password goes in clear text only back to the registry's own host.
         return url.scheme == "https" or url.host == self._registry_url.host
+
+
+def _realm_url(realm: str, where: Where) -> httpx.URL:
+    try:
+        url = httpx.URL(realm)
+    except httpx.InvalidURL:
+        raise where.error(BadResponseError, "bearer challenge has an invalid realm") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise where.error(BadResponseError, "bearer challenge realm is not an http(s) URL")
+    return url
 
 
 def _basic_header(credentials: BasicCredentials) -> Secret:

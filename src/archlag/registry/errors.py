@@ -5,12 +5,19 @@ The tree::
     RegistryError                  result "error"         base class; catch this one
     ├── NotFoundError              result "not_found"     404, MANIFEST_UNKNOWN / NAME_UNKNOWN
     ├── UnauthorizedError          result "unauthorized"  401 after an auth attempt, 403 / DENIED
+    │   └── CredentialsError       result "unauthorized"  credentials could not be loaded (docker
+    │                                                     config unreadable, helper missing/failing)
     ├── RateLimitedError           result "rate_limited"  429; ``retry_after`` in seconds or None
     ├── ServerError                result "server_error"  5xx (after retries)
     ├── RegistryTimeoutError       result "timeout"       connect/read/total timeout (after retries)
-    ├── BadResponseError           result "error"         malformed JSON, digest mismatch, schema1,
-    │                                                     body too large, other 4xx
+    ├── BadResponseError           result "error"         malformed JSON, digest mismatch,
+    │   │                                                 body too large, other 4xx
+    │   └── UnsupportedManifestError result "error"       well-formed but unsupported; ``reason`` is
+    │                                                     one of :data:`UNSUPPORTED_REASONS`
     └── RegistryConnectionError    result "error"         connection refused, DNS, TLS (retried)
+
+``RateLimitedError`` is also raised without any request being sent while the client backs off
+after a 429 (see :mod:`archlag.registry.ratelimit`).
 
 Every error carries the registry name and, where relevant, the repository and reference, and its
 ``result`` is one of :data:`RESULTS`, a bounded set suitable as a metric label value. Messages
@@ -22,18 +29,20 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import ClassVar, TypeVar
-
-import httpx
 
 RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
 
+# Why a manifest was refused although it is well-formed; a bounded set for a metric label:
+#   schema1             Docker image manifest v2 schema 1 (deprecated, has no platform list)
+#   unknown_media_type  the tag points at something that is neither an index nor an image
+#   nested_too_deep     indexes nested deeper than content.MAX_INDEX_DEPTH
+#   too_many_children   reading the tag needs more than content.MAX_CHILD_REQUESTS fetches
+UNSUPPORTED_REASONS = ("schema1", "unknown_media_type", "nested_too_deep", "too_many_children")
+
 _MAX_DETAIL = 200
-_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 E = TypeVar("E", bound="RegistryError")
@@ -50,6 +59,15 @@ class Where:
     def error(self, cls: type[E], message: str) -> E:
         return cls(
             message, registry=self.registry, repository=self.repository, reference=self.reference
+        )
+
+    def unsupported(self, reason: str, message: str) -> UnsupportedManifestError:
+        return UnsupportedManifestError(
+            message,
+            reason=reason,
+            registry=self.registry,
+            repository=self.repository,
+            reference=self.reference,
         )
 
 
@@ -108,6 +126,13 @@ class RateLimitedError(RegistryError):
         self.retry_after = retry_after
 
 
+class CredentialsError(UnauthorizedError):
+    """Credentials could not be loaded: unreadable docker config, failing credential helper.
+
+    The message names the file or helper and what went wrong, never a secret or helper output.
+    """
+
+
 class ServerError(RegistryError):
     """The registry answered with a 5xx status, also after retries."""
 
@@ -122,6 +147,24 @@ class RegistryTimeoutError(RegistryError):
 
 class BadResponseError(RegistryError):
     """The answer cannot be used: malformed, unsupported, too large, or the wrong digest."""
+
+
+class UnsupportedManifestError(BadResponseError):
+    """A well-formed manifest archlag cannot read; ``reason`` is in :data:`UNSUPPORTED_REASONS`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        registry: str,
+        repository: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        if reason not in UNSUPPORTED_REASONS:
+            raise ValueError(f"unknown unsupported-manifest reason {reason!r}")
+        super().__init__(message, registry=registry, repository=repository, reference=reference)
+        self.reason = reason
 
 
 class RegistryConnectionError(RegistryError):
@@ -190,18 +233,3 @@ def result_for_status(status: int) -> str:
     if 200 <= status < 300:
         return "ok"
     return error_for_status(status, "", Where("")).result
-
-
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds, or an HTTP date (relative to ``Date``, so that
-    a skewed server clock does not matter). None if absent or unreadable."""
-    value = headers.get("retry-after", "").strip()
-    if _SECONDS.match(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-        date = headers.get("date")
-        now = parsedate_to_datetime(date).timestamp() if date else time.time()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(0.0, when - now)
