@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from archlag.platforms import Platform
-from archlag.registry import BadResponseError, RegistryClient, RetryPolicy, fetch_content
+from archlag.registry import (
+    UNSUPPORTED_REASONS,
+    BadResponseError,
+    RegistryClient,
+    RetryPolicy,
+    UnsupportedManifestError,
+    fetch_content,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -53,10 +60,20 @@ class FakeRegistry:
             self.manifests[tag] = (media_type, body)
         return digest
 
-    def add_image(self, os: str, arch: str, variant: str = "", *, docker: bool = False) -> str:
+    def add_image(
+        self,
+        os: str,
+        arch: str,
+        variant: str = "",
+        *,
+        docker: bool = False,
+        created: str | None = None,
+    ) -> str:
         config: dict[str, str] = {"os": os, "architecture": arch}
         if variant:
             config["variant"] = variant
+        if created is not None:
+            config["created"] = created
         media_type, config_type = (
             (DOCKER_MANIFEST, DOCKER_CONFIG) if docker else (OCI_MANIFEST, OCI_CONFIG)
         )
@@ -77,14 +94,16 @@ class FakeRegistry:
             404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]}
         )
 
-    async def fetch(self, reference: str = "1.0") -> Any:
-        client = RegistryClient(
+    def client(self) -> RegistryClient:
+        return RegistryClient(
             "127.0.0.1:5000",
             "http://127.0.0.1:5000",
             transport=httpx.MockTransport(self),
             retry=RetryPolicy(attempts=1),
         )
-        async with client:
+
+    async def fetch(self, reference: str = "1.0") -> Any:
+        async with self.client() as client:
             return await fetch_content(client, "demo/app", reference)
 
 
@@ -363,3 +382,143 @@ async def test_child_that_is_not_what_the_index_declares_is_refused() -> None:
     registry.add_manifest(index(entry(nested, media_type=OCI_INDEX)), OCI_INDEX, tag="1.0")
     with pytest.raises(BadResponseError, match="not of the type"):
         await registry.fetch()
+
+
+# -- unsupported manifests: a bounded reason each ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("media_type", "body", "reason"),
+    [
+        pytest.param(
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            b'{"schemaVersion": 1, "name": "demo/app", "fsLayers": []}',
+            "schema1",
+            id="schema1-signed",
+        ),
+        pytest.param(
+            "application/json",
+            b'{"schemaVersion": 1, "name": "demo/app", "fsLayers": []}',
+            "schema1",
+            id="schema1-by-shape",
+        ),
+        pytest.param(
+            "application/vnd.example.thing+json", b"{}", "unknown_media_type", id="unknown"
+        ),
+        pytest.param(
+            "application/vnd.oci.image.layer.v1.tar",
+            json.dumps({"mediaType": "application/vnd.oci.image.layer.v1.tar"}).encode(),
+            "unknown_media_type",
+            id="layer",
+        ),
+    ],
+)
+async def test_unsupported_manifests_carry_a_reason(
+    media_type: str, body: bytes, reason: str
+) -> None:
+    registry = FakeRegistry()
+    registry.manifests["1.0"] = (media_type, body)
+    with pytest.raises(UnsupportedManifestError) as info:
+        await registry.fetch()
+    assert info.value.reason == reason
+    assert info.value.reason in UNSUPPORTED_REASONS
+    assert isinstance(info.value, BadResponseError)
+    assert info.value.result == "error"
+
+
+async def test_nesting_too_deep_and_too_many_children_have_reasons() -> None:
+    registry = FakeRegistry()
+    current = registry.add_manifest(index(), OCI_INDEX)
+    for _ in range(5):
+        current = registry.add_manifest(index(entry(current, media_type=OCI_INDEX)), OCI_INDEX)
+    registry.manifests["deep"] = registry.manifests[current]
+    with pytest.raises(UnsupportedManifestError) as deep:
+        await registry.fetch("deep")
+    assert deep.value.reason == "nested_too_deep"
+
+    # Entries without a platform must each be read: a hostile index of many such entries.
+    image = registry.add_image("linux", "amd64")
+    registry.add_manifest(index(*[entry(image) for _ in range(300)]), OCI_INDEX, tag="wide")
+    with pytest.raises(UnsupportedManifestError) as wide:
+        await registry.fetch("wide")
+    assert wide.value.reason == "too_many_children"
+
+
+# -- Windows ------------------------------------------------------------------------------------
+
+
+async def test_windows_entries_differing_only_in_os_version_keep_the_first_stably() -> None:
+    registry = FakeRegistry()
+    ltsc2019 = registry.add_image("windows", "amd64", docker=True)
+    ltsc2022 = registry.add_image("windows", "AMD64", docker=True)
+    linux = registry.add_image("linux", "amd64", docker=True)
+    windows = {"os": "windows", "architecture": "amd64"}
+    registry.add_manifest(
+        index(
+            entry(ltsc2019, windows | {"os.version": "10.0.17763.5936"}, DOCKER_MANIFEST),
+            entry(
+                ltsc2022,
+                windows | {"os.version": "10.0.20348.2527", "os.features": ["win32k"]},
+                DOCKER_MANIFEST,
+            ),
+            entry(linux, {"os": "linux", "architecture": "amd64"}, DOCKER_MANIFEST),
+            media_type=DOCKER_LIST,
+        ),
+        DOCKER_LIST,
+        tag="1.0",
+    )
+    first = await registry.fetch()
+    again = await registry.fetch()
+    assert dict(first.platforms) == {Platform("windows", "amd64"): ltsc2019, AMD64: linux}
+    assert dict(again.platforms) == dict(first.platforms)  # no flapping between polls
+
+
+# -- created times ----------------------------------------------------------------------------
+
+
+async def test_with_created_reads_each_platforms_config_created_time() -> None:
+    registry = FakeRegistry()
+    amd64 = registry.add_image("linux", "amd64", created="2024-01-02T03:04:05Z")
+    arm64 = registry.add_image("linux", "arm64", created="2024-01-02T05:04:05.123456789+02:00")
+    epoch = registry.add_image("linux", "s390x", created="1970-01-01T00:00:00Z")
+    unset = registry.add_image("linux", "ppc64le")
+    garbage = registry.add_image("linux", "riscv64", created="yesterday")
+    registry.add_manifest(
+        index(
+            entry(amd64, {"os": "linux", "architecture": "amd64"}),
+            entry(arm64, {"os": "linux", "architecture": "arm64"}),
+            entry(epoch, {"os": "linux", "architecture": "s390x"}),
+            entry(unset, {"os": "linux", "architecture": "ppc64le"}),
+            entry(garbage),  # no platform in the index: its config is read once, for both
+        ),
+        OCI_INDEX,
+        tag="1.0",
+    )
+    plain = await registry.fetch()
+    assert dict(plain.created) == {}
+    registry.paths.clear()
+
+    client = registry.client()
+    async with client:
+        content = await fetch_content(client, "demo/app", "1.0", with_created=True)
+    assert dict(content.created) == {
+        AMD64: 1704164645.0,
+        ARM64: pytest.approx(1704164645.123456),
+        Platform("linux", "s390x"): 0.0,  # reproducible builds: a hint, reported as it is
+        Platform("linux", "ppc64le"): None,
+        Platform("linux", "riscv64"): None,
+    }
+    blob_reads = [p for p in registry.paths if "/blobs/" in p]
+    assert len(blob_reads) == 5  # one config per platform, none twice
+    assert client.status().quota_requests == 6  # the index and one manifest per platform
+
+
+async def test_with_created_on_a_single_platform_image_reuses_its_config() -> None:
+    registry = FakeRegistry()
+    image = registry.add_image("linux", "arm", "v7", created="2023-06-01T00:00:00Z")
+    registry.manifests["1.0"] = registry.manifests[image]
+    client = registry.client()
+    async with client:
+        content = await fetch_content(client, "demo/app", "1.0", with_created=True)
+    assert dict(content.created) == {ARMV7: 1685577600.0}
+    assert len([p for p in registry.paths if "/blobs/" in p]) == 1

@@ -4,11 +4,18 @@ An OCI image index or Docker manifest list names one image manifest per platform
 attestations (``unknown/unknown`` entries, ``vnd.docker.reference.type`` annotations, descriptors
 with an ``artifactType``) and entries of unknown media types are skipped, nested indexes are
 followed, and platforms are normalised with :func:`archlag.platforms.normalize`, so ``aarch64``
-and ``arm64/v8`` are one platform. When the same platform appears twice the first entry wins.
+and ``arm64/v8`` are one platform. When the same platform appears twice the first entry wins;
+so several ``windows/amd64`` entries differing only in ``os.version`` give one stable platform.
 A tag that points straight at an image manifest has one platform, read from its config blob.
+
+With ``with_created`` the image config of every platform is read for its ``created`` time (a
+build time, a hint only: reproducible builds set it to 1970 or 1980). That costs one manifest
+GET (Docker Hub pull quota) and one blob GET per platform.
 
 Everything read from the registry is untrusted: malformed JSON or wrong types raise
 :class:`~archlag.registry.errors.BadResponseError`, never ``KeyError`` or ``TypeError``.
+Well-formed manifests that cannot be read raise its subclass
+:class:`~archlag.registry.errors.UnsupportedManifestError` with a bounded ``reason``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -56,12 +64,19 @@ class TagContent:
     digest: str  # digest of the manifest the tag points at
     media_type: str
     platforms: Mapping[Platform, str]  # platform -> that platform's image manifest digest
+    # platform -> image config ``created`` as unix seconds (None if absent or unreadable);
+    # empty unless fetched with ``with_created``
+    created: Mapping[Platform, float | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
-async def fetch_content(client: RegistryClient, repository: str, reference: str) -> TagContent:
+async def fetch_content(
+    client: RegistryClient, repository: str, reference: str, *, with_created: bool = False
+) -> TagContent:
     """Fetch the manifest a tag (or digest) points at and list the platforms it provides.
 
     Raises:
+        UnsupportedManifestError: schema1, an unknown media type, indexes nested too deeply,
+            or too many manifests to read.
         RegistryError: any failure talking to the registry, or malformed content
             (:class:`BadResponseError`).
     """
@@ -73,12 +88,19 @@ async def fetch_content(client: RegistryClient, repository: str, reference: str)
     if media_type in INDEX_TYPES:
         await reader.read_index(document, 0, found)
     elif media_type in IMAGE_TYPES:
-        platform = await reader.image_platform(document)
+        platform = await reader.image_platform(document, manifest.digest)
         if platform is not None:
             found[platform] = manifest.digest
     else:
-        raise reader.where.error(BadResponseError, f"unsupported manifest type {media_type!r}")
-    return TagContent(manifest.digest, media_type, MappingProxyType(found))
+        raise reader.where.unsupported(
+            "unknown_media_type", f"unsupported manifest type {media_type!r}"
+        )
+    created: dict[Platform, float | None] = {}
+    if with_created:
+        created = {platform: await reader.created_of(digest) for platform, digest in found.items()}
+    return TagContent(
+        manifest.digest, media_type, MappingProxyType(found), MappingProxyType(created)
+    )
 
 
 class _Reader:
@@ -89,10 +111,13 @@ class _Reader:
         self.repository = repository
         self.where = where
         self._requests_left = MAX_CHILD_REQUESTS
+        self._created: dict[str, float | None] = {}  # image manifest digest -> config created
 
     def _spend(self) -> None:
         if self._requests_left <= 0:
-            raise self.where.error(BadResponseError, "index needs too many requests to read")
+            raise self.where.unsupported(
+                "too_many_children", "index needs too many requests to read"
+            )
         self._requests_left -= 1
 
     async def read_index(self, index: _Json, depth: int, found: dict[Platform, str]) -> None:
@@ -105,41 +130,63 @@ class _Reader:
             if descriptor is None or _is_attestation(entry):
                 continue
             media_type, digest = descriptor
-            platform = _platform(entry.get("platform"), self.where)
+            platform = platform_from(entry.get("platform"), self.where)
             if platform is not None and platform.is_unknown:
                 continue
             if media_type in INDEX_TYPES:
                 if depth + 1 > MAX_INDEX_DEPTH:
-                    raise self.where.error(BadResponseError, "indexes are nested too deeply")
+                    raise self.where.unsupported("nested_too_deep", "indexes are nested too deeply")
                 child = await self._child(digest, INDEX_TYPES)
                 await self.read_index(child, depth + 1, found)
                 continue
             if platform is None:  # no platform in the index: ask the image's config
-                platform = await self.image_platform(await self._child(digest, IMAGE_TYPES))
+                child = await self._child(digest, IMAGE_TYPES)
+                platform = await self.image_platform(child, digest)
             if platform is not None and platform not in found:
                 found[platform] = digest
 
-    async def image_platform(self, manifest: _Json) -> Platform | None:
+    async def image_platform(self, manifest: _Json, digest: str) -> Platform | None:
         """The platform of an image manifest from its config, or None if it is not an image."""
-        if "artifactType" in manifest:
+        image_config = await self._image_config(manifest, digest)
+        if image_config is None:
             return None
-        config = manifest.get("config")
-        if not isinstance(config, dict):
-            raise self.where.error(BadResponseError, "image manifest has no 'config' object")
-        media_type, digest = config.get("mediaType"), config.get("digest")
-        if not isinstance(media_type, str) or not isinstance(digest, str) or not is_digest(digest):
-            raise self.where.error(BadResponseError, "image manifest has a malformed config")
-        if media_type not in IMAGE_CONFIG_TYPES:
-            return None  # an OCI artifact (e.g. empty config), not a runnable image
-        self._spend()
-        blob = await self.client.get_blob(self.repository, digest, max_bytes=MAX_CONFIG_BYTES)
-        image_config = _parse_object(blob, self.where, "image config")
-        platform = _platform(
+        platform = platform_from(
             {key: image_config.get(key) for key in ("os", "architecture", "variant")}, self.where
         )
         if platform is None:
             raise self.where.error(BadResponseError, "image config has no os/architecture")
         return None if platform.is_unknown else platform
+
+    async def created_of(self, digest: str) -> float | None:
+        """The config ``created`` time of the image manifest ``digest`` (read if need be)."""
+        if digest not in self._created:
+            await self._image_config(await self._child(digest, IMAGE_TYPES), digest)
+        return self._created.get(digest)
+
+    async def _image_config(self, manifest: _Json, digest: str) -> _Json | None:
+        """The image config of a manifest, or None if it is an artifact, not an image."""
+        if "artifactType" in manifest:
+            return None
+        config = manifest.get("config")
+        if not isinstance(config, dict):
+            raise self.where.error(BadResponseError, "image manifest has no 'config' object")
+        media_type, config_digest = config.get("mediaType"), config.get("digest")
+        if (
+            not isinstance(media_type, str)
+            or not isinstance(config_digest, str)
+            or not is_digest(config_digest)
+        ):
+            raise self.where.error(BadResponseError, "image manifest has a malformed config")
+        if media_type not in IMAGE_CONFIG_TYPES:
+            return None  # an OCI artifact (e.g. empty config), not a runnable image
+        self._spend()
+        blob = await self.client.get_blob(
+            self.repository, config_digest, max_bytes=MAX_CONFIG_BYTES
+        )
+        image_config = _parse_object(blob, self.where, "image config")
+        created = image_config.get("created")
+        self._created[digest] = parse_time(created) if isinstance(created, str) else None
+        return image_config
 
     async def _child(self, digest: str, expected: frozenset[str]) -> _Json:
         self._spend()
@@ -186,11 +233,25 @@ def manifest_media_type(content_type: str, body: bytes) -> str:
 
 def reject_schema1(media_type: str, where: Where) -> None:
     if media_type in SCHEMA1_TYPES:
-        raise where.error(
-            BadResponseError,
+        raise where.unsupported(
+            "schema1",
             f"registry sent a Docker schema1 manifest ({media_type}), which is deprecated and "
             "unsupported (it has no platform list)",
         )
+
+
+def parse_time(text: str) -> float | None:
+    """An RFC 3339 / ISO 8601 time as unix seconds (UTC if no offset), or None if unreadable."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError):
+        return None
 
 
 def _parse_object(body: bytes, where: Where, what: str) -> _Json:
@@ -246,7 +307,7 @@ def _is_attestation(entry: _Json) -> bool:
     )
 
 
-def _platform(value: object, where: Where) -> Platform | None:
+def platform_from(value: object, where: Where) -> Platform | None:
     """A normalised platform from ``{"os", "architecture", "variant"}``; None if absent."""
     if value is None:
         return None
