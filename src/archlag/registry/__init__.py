@@ -6,7 +6,7 @@ Modules, each one thing:
 - :mod:`~archlag.registry.transport`: request machinery shared by all clients (retries, back-off,
   pacing, rate-limit bookkeeping); :mod:`~archlag.registry.ratelimit`: the pieces it uses;
 - :mod:`~archlag.registry.auth`: challenges and bearer tokens;
-  :mod:`~archlag.registry.credentials`: credentials;
+  :mod:`~archlag.registry.credentials` and :mod:`~archlag.registry.docker_config`: credentials;
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
 - :mod:`~archlag.registry.errors`: the error tree.
 
@@ -28,6 +28,7 @@ from archlag.registry.credentials import (
     RegistryToken,
     StaticCredentials,
 )
+from archlag.registry.docker_config import DockerConfigCredentials, HelperRunner
 from archlag.registry.errors import (
     RESULTS,
     UNSUPPORTED_REASONS,
@@ -55,6 +56,8 @@ __all__ = [
     "CredentialSource",
     "Credentials",
     "CredentialsError",
+    "DockerConfigCredentials",
+    "HelperRunner",
     "IdentityToken",
     "Manifest",
     "ManifestHead",
