@@ -8,6 +8,8 @@ Modules, each one thing:
 - :mod:`~archlag.registry.auth`: challenges and bearer tokens;
   :mod:`~archlag.registry.credentials` and :mod:`~archlag.registry.docker_config`: credentials;
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
+- :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata
+  APIs with push times;
 - :mod:`~archlag.registry.errors`: the error tree.
 
 Everything other modules need is re-exported here.
@@ -43,6 +45,8 @@ from archlag.registry.errors import (
     UnauthorizedError,
     UnsupportedManifestError,
 )
+from archlag.registry.hub import HubClient, HubImage, HubTag
+from archlag.registry.quay import QuayClient, QuayRevision
 from archlag.registry.ratelimit import ClientStatus, RateLimitStatus
 from archlag.registry.transport import RequestObserver, RetryPolicy
 
@@ -58,10 +62,15 @@ __all__ = [
     "CredentialsError",
     "DockerConfigCredentials",
     "HelperRunner",
+    "HubClient",
+    "HubImage",
+    "HubTag",
     "IdentityToken",
     "Manifest",
     "ManifestHead",
     "NotFoundError",
+    "QuayClient",
+    "QuayRevision",
     "RateLimitStatus",
     "RateLimitedError",
     "RegistryClient",
