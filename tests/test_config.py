@@ -116,7 +116,18 @@ latency_buckets: [1m, 30s]
         ("watches:\n  - image: a/b\n    image: c/d", "duplicate key"),
         ("watches: [{image: a/b, tags: {limit: true}}]", "must be a whole number"),
         ("watches: [{image: 'a/b@sha256:00'}]", "not a digest"),
-        ("registries: {ghcr.io: {username: u}}\nwatches: [{image: a/b}]", "go together"),
+        ("registries: {ghcr.io: {username: u}}\nwatches: [{image: a/b}]", "username needs"),
+        ("registries: {ghcr.io: {password_env: X}}\nwatches: [{image: a/b}]", "need a username"),
+        (
+            "registries: {ghcr.io: {token_env: T, docker_config: /etc/passwd}}\n"
+            "watches: [{image: a/b}]",
+            "choose one way to authenticate, not token and docker_config",
+        ),
+        ("registries: {ghcr.io: {hub_api: true}}\nwatches: [{image: a/b}]", "only applies to"),
+        ("registries: {ghcr.io: {docker_config: /nope.json}}\nwatches: [{image: a/b}]", "no such"),
+        ("registries: {quay.io: {requests_per_minute: 0}}\nwatches: [{image: a/b}]", "from 1 to"),
+        ("watches: [{image: a/b, platform_tags: '{tag}'}]", "{arch}"),
+        ("watches: [{image: a/b, platform_tags: '{tag}-{cpu}'}]", "unknown placeholder"),
         ("registries: {'bad host!': {}}\nwatches: [{image: a/b}]", "not a registry host"),
     ],
 )
@@ -139,7 +150,7 @@ def test_password_file_is_read_and_never_shown(tmp_path: Path) -> None:
     assert password.reveal() == "file-secret-42"
     assert "file-secret-42" not in repr(config.registry("ghcr.io"))
     missing = text.replace(str(secret), str(tmp_path / "absent"))
-    with pytest.raises(ConfigError, match="cannot read password file"):
+    with pytest.raises(ConfigError, match="cannot read secret file"):
         parse_config(missing, environ={})
 
 
@@ -182,3 +193,29 @@ def test_config_check_command(tmp_path: Path) -> None:
 def test_shipped_example_config_is_valid() -> None:
     config = load_config(ROOT / "config.example.yml", environ={})
     assert config.watches, "the example watches real public images"
+
+
+def test_registry_access_settings(tmp_path: Path) -> None:
+    docker_config = tmp_path / "config.json"
+    docker_config.write_text("{}")
+    text = f"""
+registries:
+  docker.io: {{hub_api: true, requests_per_minute: 60, max_backoff: 10m}}
+  ghcr.io: {{token_env: GHCR_TOKEN}}
+  quay.io: {{docker_config: {docker_config}, quay_api: true}}
+watches:
+  - image: gotify/server
+    platform_tags: "{{tag}}-{{arch}}"
+    backfill: true
+"""
+    config = parse_config(text, environ={"GHCR_TOKEN": "ghp-planted"})
+    hub = config.registry("docker.io")
+    assert (hub.hub_api, hub.requests_per_minute, hub.max_backoff) == (True, 60, 600.0)
+    token = config.registry("ghcr.io").token
+    assert token is not None
+    assert token.reveal() == "ghp-planted"
+    assert "ghp-planted" not in repr(config)
+    assert config.registry("quay.io").docker_config == docker_config
+    settings = config.watches[0].settings
+    assert settings.platform_tags == "{tag}-{arch}"
+    assert settings.backfill is True
