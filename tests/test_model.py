@@ -8,6 +8,7 @@ from archlag.model import (
     Content,
     TagState,
     apply_content,
+    estimate,
     expected_platforms,
     select_tags,
     settle,
@@ -165,3 +166,22 @@ def test_select_tags_prefers_recent_then_version() -> None:
     first = {"2.9.0": 100.0, "2.10.0": 100.0, "1.0.0": 100.0, "2.0.0-hotfix": 200.0}
     assert select_tags(first, first, 2) == ["2.0.0-hotfix", "2.10.0"]
     assert select_tags(["a", "b"], {}, 5) == ["b", "a"]
+
+
+def test_registry_push_times_count_only_when_earlier() -> None:
+    found = Content("sha256:i", {AMD: "a", ARM: "b"}, pushed={AMD: 900.0, ARM: 1500.0})
+    state = apply_content(None, "1.0", found, 1000.0).state
+    amd, arm = state.publication.platforms[AMD], state.publication.platforms[ARM]
+    assert (amd.first_seen, amd.source) == (900.0, "registry")
+    assert (arm.first_seen, arm.source) == (1000.0, "observed"), "a push time after the look"
+    assert state.publication.first_seen == 900.0
+
+
+def test_estimate_needs_plausible_build_times_for_every_platform() -> None:
+    state = apply_content(None, "1.0", Content("sha256:i", {AMD: "a", ARM: "b"}), 2e9).state
+    good = estimate(state, {AMD: 1.6e9, ARM: 1.6e9 + 90}, BOTH, now=2e9)
+    assert good is not None
+    assert good.estimated
+    assert good.spread == 90
+    assert estimate(state, {AMD: 1.6e9, ARM: 315532800.0}, BOTH, now=2e9) is None  # 1980
+    assert estimate(state, {AMD: 1.6e9}, BOTH, now=2e9) is None

@@ -10,7 +10,7 @@ import pytest
 from archlag.model import Content, apply_content, settle
 from archlag.platforms import parse_platform
 from archlag.state import restore
-from archlag.store import SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
+from archlag.store import _MIGRATIONS, SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
 
 AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 REPO = ("127.0.0.1:5000", "demo/app")
@@ -141,3 +141,22 @@ def test_corrupt_file_gives_a_clear_error(tmp_path: Path, garbage: bytes) -> Non
     with pytest.raises(StoreError, match=r"a\.db"):
         SQLiteStore(str(path))
     assert path.read_bytes() == garbage, "never silently reset"
+
+
+def test_version_1_file_is_migrated_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[1])
+    db.execute("INSERT INTO tags VALUES ('r', 'p', '1.0', 'sha256:i', 5.0, 1, 3.0, 1, 0)")
+    db.execute("INSERT INTO platforms VALUES ('r', 'p', '1.0', 'linux/amd64', 'sha256:a', 3.0, 1)")
+    db.execute("INSERT INTO observations VALUES ('r', 'p', '1.0', 3.0, 1, 'spread', '', 9.0)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    record = SQLiteStore(str(path)).load("r", "p")
+    platform = record.tags["1.0"].publication.platforms[AMD]
+    assert (platform.first_seen, platform.source) == (3.0, "observed")
+    assert [(o.kind, o.seconds, o.estimated) for o in record.observations] == [
+        ("spread", 9.0, False)
+    ]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

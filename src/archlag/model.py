@@ -27,11 +27,15 @@ from archlag.platforms import Platform
 EXPECTED_FROM_RECENT_TAGS = 3  # learned expectations: union of this many most recent other tags
 
 
+OBSERVED, REGISTRY = "observed", "registry"  # where a first-seen time came from
+
+
 @dataclass(frozen=True, slots=True)
 class PlatformState:
     digest: str
     first_seen: float
     present: bool = True
+    source: str = OBSERVED  # REGISTRY when a registry's push time was earlier than archlag's look
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +65,24 @@ class TagState:
 
 @dataclass(frozen=True, slots=True)
 class Content:
-    """What one look at a tag found: its top-level digest and each platform's manifest digest."""
+    """What one look at a tag found: its top-level digest and each platform's manifest digest.
+
+    ``pushed`` holds push times a registry reported for platforms (Docker Hub's per-image
+    ``last_pushed``, Quay's ``start_ts``): a platform's first-seen time is the earlier of that and
+    archlag's own look.
+    """
 
     digest: str
     platforms: Mapping[Platform, str]
+    pushed: Mapping[Platform, float] = field(default_factory=dict)
+    built: Mapping[Platform, float] = field(default_factory=dict)  # image config `created`
+
+    def first_seen(self, platform: Platform, now: float) -> PlatformState:
+        """A new platform's state: seen now, or when the registry says it was pushed, if earlier."""
+        pushed = self.pushed.get(platform)
+        if pushed is not None and 0 < pushed < now:
+            return PlatformState(self.platforms[platform], pushed, source=REGISTRY)
+        return PlatformState(self.platforms[platform], now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,7 @@ class Completion:
     first_seen: float  # the publication's first-seen time
     spread: float  # last expected platform's first-seen minus the publication's first-seen
     delays: Mapping[Platform, float]  # each present platform's first-seen minus the publication's
+    estimated: bool = False  # from image build times (backfill), never mixed with measurements
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +133,9 @@ def settle(
 
 
 def _fresh(seq: int, content: Content, now: float) -> Publication:
-    return Publication(seq, now, {p: PlatformState(d, now) for p, d in content.platforms.items()})
+    platforms = {p: content.first_seen(p, now) for p in content.platforms}
+    start = min((s.first_seen for s in platforms.values()), default=now)
+    return Publication(seq, start, platforms)
 
 
 def _continue(
@@ -130,12 +151,15 @@ def _continue(
     platforms = dict(current.platforms)
     for platform, digest in content.platforms.items():
         old = platforms.get(platform)
-        first_seen = old.first_seen if old is not None else now
-        platforms[platform] = PlatformState(digest, first_seen)
+        if old is None:
+            platforms[platform] = content.first_seen(platform, now)
+        else:
+            platforms[platform] = replace(old, digest=digest, present=True)
     gone = tuple(sorted(p for p in present if p not in content.platforms))
     for platform in gone:
         platforms[platform] = replace(platforms[platform], present=False)
-    return replace(current, platforms=platforms), gone
+    start = min([current.first_seen, *(s.first_seen for s in platforms.values())])
+    return replace(current, first_seen=start, platforms=platforms), gone
 
 
 def _completion(tag: str, publication: Publication, expected: frozenset[Platform]) -> Completion:
@@ -187,3 +211,33 @@ def select_tags(listed: Iterable[str], first_listed: Mapping[str, float], limit:
         listed, key=lambda t: (first_listed.get(t, float("inf")), version_key(t)), reverse=True
     )
     return ranked[:limit]
+
+
+EARLIEST_PLAUSIBLE_BUILD = 978307200.0  # 2001-01-01: reproducible builds stamp 1970 or 1980
+
+
+def estimate(
+    state: TagState,
+    created: Mapping[Platform, float | None],
+    expected: frozenset[Platform],
+    now: float,
+) -> Completion | None:
+    """A backfill estimate for a baseline publication from its images' build (``created``) times.
+
+    Only when every expected (or, without expectations, present) platform has a plausible build
+    time: reproducible builders stamp fixed dates, which say nothing about publication.
+    """
+    publication = state.publication
+    wanted = expected or publication.present
+    times = {p: created.get(p) for p in publication.present}
+    if not wanted or not wanted <= publication.present:
+        return None
+    plausible = {p: t for p, t in times.items() if t and EARLIEST_PLAUSIBLE_BUILD < t <= now}
+    if not wanted <= plausible.keys():
+        return None
+    start = min(plausible.values())
+    last = max(plausible[p] for p in wanted)
+    delays = {p: t - start for p, t in plausible.items()}
+    return Completion(
+        state.tag, publication.seq, publication.first_seen, last - start, delays, True
+    )

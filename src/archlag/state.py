@@ -73,11 +73,27 @@ class RepositorySnapshot:
     spread: HistogramSnapshot
     delays: Mapping[Platform, HistogramSnapshot]
     regressions: Mapping[Platform, int]
+    spread_estimated: HistogramSnapshot | None = None  # backfill estimates, when enabled
+    delays_estimated: Mapping[Platform, HistogramSnapshot] = field(default_factory=dict)
+    unsupported: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStatus:
+    """What a registry told archlag about its limits, for the collector."""
+
+    registry: str
+    ratelimit_limit: int | None = None
+    ratelimit_remaining: int | None = None
+    ratelimit_window_seconds: float | None = None
+    backoff_until: float | None = None
+    quota_requests: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     repositories: tuple[RepositorySnapshot, ...]
+    registries: tuple[RegistryStatus, ...] = ()
 
     def registries_up(self) -> dict[str, bool]:
         """Per registry: up unless the latest poll of one of its watches failed; unknown before."""
@@ -104,19 +120,32 @@ class RepositoryState:
     last_poll_ok: bool | None = None
     poll_errors: int = 0
     regressions: Counter[Platform] = field(default_factory=Counter)
+    unsupported: Counter[str] = field(default_factory=Counter)
+    backfill: bool = False
     spread: Histogram = field(init=False)
     delays: dict[Platform, Histogram] = field(default_factory=dict)
+    spread_estimated: Histogram = field(init=False)
+    delays_estimated: dict[Platform, Histogram] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.spread = Histogram(self.buckets)
+        self.spread_estimated = Histogram(self.buckets)
 
     def record(self, completions: Iterable[Completion]) -> None:
         for completion in completions:
-            self.spread.observe(completion.spread)
+            self.observe(None, completion.spread, completion.estimated)
             for platform, delay in completion.delays.items():
-                if platform not in self.delays:
-                    self.delays[platform] = Histogram(self.buckets)
-                self.delays[platform].observe(delay)
+                self.observe(platform, delay, completion.estimated)
+
+    def observe(self, platform: Platform | None, seconds: float, estimated: bool) -> None:
+        """Record a spread (``platform`` None) or a delay; estimates are kept apart."""
+        if platform is None:
+            (self.spread_estimated if estimated else self.spread).observe(seconds)
+            return
+        delays = self.delays_estimated if estimated else self.delays
+        if platform not in delays:
+            delays[platform] = Histogram(self.buckets)
+        delays[platform].observe(seconds)
 
     def snapshot(self, interval: float, stall_after: float) -> RepositorySnapshot:
         views = tuple(
@@ -136,6 +165,9 @@ class RepositoryState:
             spread=self.spread.snapshot(),
             delays={p: h.snapshot() for p, h in sorted(self.delays.items())},
             regressions=dict(self.regressions),
+            spread_estimated=self.spread_estimated.snapshot() if self.backfill else None,
+            delays_estimated={p: h.snapshot() for p, h in sorted(self.delays_estimated.items())},
+            unsupported=dict(self.unsupported),
         )
 
 
@@ -148,6 +180,7 @@ def restore(
     platforms: frozenset[Platform],
     matches: Callable[[str], bool],
     limit: int,
+    backfill: bool = False,
 ) -> RepositoryState:
     """Rebuild a repository's in-memory state, histograms included, from what the store holds.
 
@@ -169,12 +202,9 @@ def restore(
         expected=expected_platforms(platforms, tags),
         last_poll_success=record.last_poll_success,
         regressions=Counter(record.regressions),
+        unsupported=Counter(record.unsupported),
+        backfill=backfill,
     )
     for observation in record.observations:
-        if observation.platform is None:
-            state.spread.observe(observation.seconds)
-        else:
-            state.delays.setdefault(observation.platform, Histogram(buckets)).observe(
-                observation.seconds
-            )
+        state.observe(observation.platform, observation.seconds, observation.estimated)
     return state

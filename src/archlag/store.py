@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from archlag.model import Completion, PlatformState, Publication, TagState
 from archlag.platforms import Platform, parse_platform
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -54,6 +54,14 @@ _MIGRATIONS: dict[int, str] = {
         total INTEGER NOT NULL,
         PRIMARY KEY (registry, repository, platform));
     """,
+    2: """
+    ALTER TABLE platforms ADD COLUMN source TEXT NOT NULL DEFAULT 'observed';
+    ALTER TABLE observations ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE unsupported (
+        registry TEXT NOT NULL, repository TEXT NOT NULL, reason TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        PRIMARY KEY (registry, repository, reason));
+    """,
 }
 
 
@@ -66,6 +74,7 @@ class Observation:
     kind: str  # "spread" or "delay"
     platform: Platform | None  # None for spread
     seconds: float
+    estimated: bool = False  # a backfill estimate, kept apart from measurements
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,7 @@ class RepositoryRecord:
     tags: Mapping[str, TagState] = field(default_factory=dict)
     observations: tuple[Observation, ...] = ()
     regressions: Mapping[Platform, int] = field(default_factory=dict)
+    unsupported: Mapping[str, int] = field(default_factory=dict)  # manifests refused, by reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +104,7 @@ class PollRecord:
     tags_removed: frozenset[str] = frozenset()
     completions: tuple[Completion, ...] = ()
     regressions: tuple[Platform, ...] = ()
+    unsupported: tuple[str, ...] = ()  # reasons of manifests refused in this poll
 
 
 class Store(Protocol):
@@ -164,17 +175,21 @@ class SQLiteStore:
                 key,
             ).fetchall()
             platform_rows = db.execute(
-                "SELECT tag, platform, digest, first_seen, present FROM platforms"
+                "SELECT tag, platform, digest, first_seen, present, source FROM platforms"
                 " WHERE registry = ? AND repository = ?",
                 key,
             ).fetchall()
             observation_rows = db.execute(
-                "SELECT kind, platform, seconds FROM observations"
+                "SELECT kind, platform, seconds, estimated FROM observations"
                 " WHERE registry = ? AND repository = ? ORDER BY rowid",
                 key,
             ).fetchall()
             regression_rows = db.execute(
                 "SELECT platform, total FROM regressions WHERE registry = ? AND repository = ?",
+                key,
+            ).fetchall()
+            unsupported_rows = db.execute(
+                "SELECT reason, total FROM unsupported WHERE registry = ? AND repository = ?",
                 key,
             ).fetchall()
         return RepositoryRecord(
@@ -183,10 +198,11 @@ class SQLiteStore:
             first_listed=dict(listed),
             tags=_tags_from_rows(tag_rows, platform_rows),
             observations=tuple(
-                Observation(kind, parse_platform(platform) if platform else None, seconds)
-                for kind, platform, seconds in observation_rows
+                Observation(kind, parse_platform(platform) if platform else None, seconds, bool(e))
+                for kind, platform, seconds, e in observation_rows
             ),
             regressions={parse_platform(p): total for p, total in regression_rows},
+            unsupported=dict(unsupported_rows),
         )
 
     def save(self, record: PollRecord) -> None:
@@ -211,9 +227,9 @@ def _tags_from_rows(
     tag_rows: list[tuple[Any, ...]], platform_rows: list[tuple[Any, ...]]
 ) -> dict[str, TagState]:
     platforms: dict[str, dict[Platform, PlatformState]] = {}
-    for tag, platform, digest, first_seen, present in platform_rows:
+    for tag, platform, digest, first_seen, present, source in platform_rows:
         platforms.setdefault(tag, {})[parse_platform(platform)] = PlatformState(
-            digest, first_seen, bool(present)
+            digest, first_seen, bool(present), source
         )
     tags = {}
     for tag, digest, last_checked, seq, first_seen, baseline, observed in tag_rows:
@@ -259,9 +275,9 @@ def _write(db: sqlite3.Connection, record: PollRecord) -> None:
             ),
         )
         db.executemany(
-            "INSERT INTO platforms VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO platforms VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (*key, state.tag, str(p), s.digest, s.first_seen, int(s.present))
+                (*key, state.tag, str(p), s.digest, s.first_seen, int(s.present), s.source)
                 for p, s in pub.platforms.items()
             ],
         )
@@ -273,12 +289,18 @@ def _write(db: sqlite3.Connection, record: PollRecord) -> None:
             for p, delay in sorted(completion.delays.items())
         ]
         db.executemany(
-            "INSERT OR IGNORE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*key, *row) for row in rows],
+            "INSERT OR IGNORE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*key, *row, int(completion.estimated)) for row in rows],
         )
     for platform in record.regressions:
         db.execute(
             "INSERT INTO regressions VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
             " platform) DO UPDATE SET total = total + 1",
             (*key, str(platform)),
+        )
+    for reason in record.unsupported:
+        db.execute(
+            "INSERT INTO unsupported VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
+            " reason) DO UPDATE SET total = total + 1",
+            (*key, reason),
         )
