@@ -22,6 +22,7 @@ import yaml
 
 from archlag import gate, gate_output
 from archlag.cli import main
+from archlag.clients import open_client
 from archlag.config import Config
 from archlag.gate import Expectation, Report
 from archlag.platforms import parse_platform
@@ -318,9 +319,7 @@ async def test_wait_heads_every_round_and_gets_only_new_digests(registry, pusher
     counter = MethodCounter()
     looks: list[Report] = []
     ref = parse_reference(image(registry, "2.0"))
-    client = gate.open_client(
-        Config(), registry.host, insecure=True, retry=NO_RETRY, observer=counter
-    )
+    client = open_client(Config(), registry.host, insecure=True, retry=NO_RETRY, observer=counter)
 
     def release_arm() -> None:
         pusher.push_index(REPO, "2.0", [amd, pusher.push_image(REPO, "linux/arm64")])

@@ -13,6 +13,7 @@ from archlag.platforms import Platform, parse_platform
 from archlag.poller import WatchPoller
 from archlag.reference import parse_reference
 from archlag.registry import NotFoundError, RegistryConnectionError
+from archlag.registry.errors import UnsupportedManifestError
 from archlag.state import Snapshot, restore
 from archlag.store import SQLiteStore
 
@@ -28,6 +29,9 @@ class FakeRegistry:
     down: bool = False
     heads: int = 0
     gets: int = 0
+    pushed: dict[str, dict[Platform, float]] = field(default_factory=dict)
+    built: dict[str, dict[Platform, float]] = field(default_factory=dict)
+    unsupported: set[str] = field(default_factory=set)
 
     def publish(self, tag: str, *platforms: Platform, build: str = "1") -> None:
         self.tags[tag] = {p: f"sha256:{tag}-{p}-{build}".replace("/", "_") for p in platforms}
@@ -48,10 +52,19 @@ class FakeRegistry:
             raise NotFoundError("manifest unknown", registry="127.0.0.1:5000")
         return self._digest(tag)
 
-    async def fetch(self, repository: str, reference: str) -> Content:
+    async def fetch(
+        self, repository: str, tag: str, digest: str | None, *, with_created: bool = False
+    ) -> Content:
         self.gets += 1
-        tag = next(t for t in self.tags if reference in (t, self._digest(t)))
-        return Content(self._digest(tag), dict(self.tags[tag]))
+        if self.down:
+            raise RegistryConnectionError("connection refused", registry="127.0.0.1:5000")
+        if tag in self.unsupported:
+            raise UnsupportedManifestError("schema 1", reason="schema1", registry="127.0.0.1:5000")
+        built = self.built.get(tag, {}) if with_created else {}
+        return Content(self._digest(tag), dict(self.tags[tag]), self.pushed.get(tag, {}), built)
+
+    def slowdown(self) -> float:
+        return 1.0
 
 
 class Clock:
@@ -73,6 +86,7 @@ def make_poller(store, source, clock, **settings) -> WatchPoller:
         platforms=watch.settings.platforms,
         matches=watch.settings.tags.matches,
         limit=watch.settings.tags.limit,
+        backfill=watch.settings.backfill,
     )
     return WatchPoller(watch, source, store, state, clock=clock)
 
@@ -227,3 +241,83 @@ async def test_learned_platforms_make_a_late_arch_missing(store) -> None:
     clock.now += 60
     await poller.poll()
     assert available(poller, "1.3") == {"linux/amd64": 1, "linux/arm64": 0, "linux/arm/v7": 0}
+
+
+@pytest.mark.anyio
+async def test_per_arch_suffix_tags_are_platforms_of_their_base_tag(store) -> None:
+    registry, clock = FakeRegistry(), Clock()
+    registry.publish("1.0", AMD, ARM)
+    poller = make_poller(
+        store, registry, clock, platforms=frozenset({AMD, ARM}), platform_tags="{tag}-{arch}"
+    )
+    await poller.poll()
+    registry.publish("2.0-amd64", AMD)  # the per-arch build lands before any combined index
+    clock.now += 60
+    await poller.poll()
+    assert [v.state.tag for v in snapshot(poller).tags] == ["2.0", "1.0"]
+    assert available(poller, "2.0") == {"linux/amd64": 1, "linux/arm64": 0}
+    registry.publish("2.0-arm64", ARM)
+    clock.now += 600
+    await poller.poll()
+    snap = snapshot(poller)
+    assert snap.spread.count == 1
+    assert snap.spread.total == 600
+    # The combined index lists the same per-arch manifests: nothing new.
+    registry.tags["2.0"] = {
+        AMD: registry.tags["2.0-amd64"][AMD],
+        ARM: registry.tags["2.0-arm64"][ARM],
+    }
+    heads = registry.heads
+    clock.now += 60
+    await poller.poll()
+    assert snapshot(poller).spread.count == 1
+    assert registry.heads > heads
+
+
+@pytest.mark.anyio
+async def test_registry_push_times_are_used_when_earlier(store) -> None:
+    registry, clock = FakeRegistry(), Clock()
+    registry.publish("1.0", AMD, ARM)
+    poller = make_poller(store, registry, clock, platforms=frozenset({AMD, ARM}))
+    await poller.poll()
+    clock.now += 3600
+    registry.publish("1.1", AMD, ARM)
+    registry.pushed["1.1"] = {AMD: clock.now - 900, ARM: clock.now - 300}
+    await poller.poll()
+    view = next(v for v in snapshot(poller).tags if v.state.tag == "1.1")
+    states = view.state.publication.platforms
+    assert states[AMD].first_seen == clock.now - 900
+    assert states[AMD].source == "registry"
+    assert snapshot(poller).spread.total == 600, "spread from push times, not poll times"
+
+
+@pytest.mark.anyio
+async def test_backfill_estimates_are_kept_apart(store) -> None:
+    registry, clock = FakeRegistry(), Clock()
+    clock.now = 1_700_000_000.0  # build times must lie in the past to be believed
+    registry.publish("1.0", AMD, ARM)
+    registry.built["1.0"] = {AMD: 1_600_000_000.0, ARM: 1_600_000_120.0}
+    registry.publish("0.9", AMD, ARM)
+    registry.built["0.9"] = {AMD: 315_532_800.0, ARM: 315_532_800.0}  # 1980: reproducible build
+    poller = make_poller(store, registry, clock, platforms=frozenset({AMD, ARM}), backfill=True)
+    await poller.poll()
+    snap = snapshot(poller)
+    assert snap.spread.count == 0, "baseline tags are never measured"
+    assert snap.spread_estimated is not None
+    assert snap.spread_estimated.count == 1
+    assert snap.spread_estimated.total == 120
+
+
+@pytest.mark.anyio
+async def test_unsupported_manifests_are_counted_once_per_digest(store) -> None:
+    registry, clock = FakeRegistry(), Clock()
+    registry.publish("old", AMD)
+    registry.unsupported.add("old")
+    poller = make_poller(store, registry, clock)
+    for _ in range(3):
+        await poller.poll()
+        clock.now += 60
+    snap = snapshot(poller)
+    assert snap.unsupported == {"schema1": 1}
+    assert registry.gets == 1, "not fetched again while its digest stays the same"
+    assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": True}

@@ -86,6 +86,7 @@ def render(families: Iterable[Family], *, openmetrics: bool = False) -> str:
 def snapshot_families(snapshot: Snapshot, version: str) -> list[Family]:
     families = [*_tag_families(snapshot.repositories), *_histogram_families(snapshot.repositories)]
     families += _watch_families(snapshot)
+    families += _registry_families(snapshot)
     info = Family("archlag_build_info", "gauge", "archlag version; always 1")
     info.add(label_set(version=version), 1)
     families.append(info)
@@ -111,6 +112,12 @@ def _tag_families(repositories: Sequence[RepositorySnapshot]) -> list[Family]:
     complete = Family(
         "archlag_tag_complete", "gauge", "1 when every expected platform is present" + _CACHED
     )
+    source = Family(
+        "archlag_tag_platform_first_seen_source_info",
+        "gauge",
+        "Where the first-seen time came from: source=observed (archlag's poll) or "
+        "source=registry (a push time the registry reported, when earlier); always 1",
+    )
     for repo in repositories:
         repo_labels = label_set(registry=repo.registry, repository=repo.repository)[1:-1]
         for view in repo.tags:
@@ -125,7 +132,8 @@ def _tag_families(repositories: Sequence[RepositorySnapshot]) -> list[Family]:
                 available.add(labels, 1 if state and state.present else 0)
                 if state is not None:
                     platform_seen.add(labels, state.first_seen)
-    return [available, platform_seen, tag_seen, complete]
+                    source.add(f'{labels[:-1]},source="{state.source}"}}', 1)
+    return [available, platform_seen, tag_seen, complete, source]
 
 
 def _histogram_families(repositories: Sequence[RepositorySnapshot]) -> list[Family]:
@@ -140,16 +148,42 @@ def _histogram_families(repositories: Sequence[RepositorySnapshot]) -> list[Fami
         "histogram",
         "Time from a publication's first platform to this platform, observed at completion",
     )
+    spread_estimated = Family(
+        "archlag_tag_publication_spread_estimated_seconds",
+        "histogram",
+        "Like archlag_tag_publication_spread_seconds, estimated from image build times for tags "
+        "that were complete before archlag watched them (backfill); never mixed with measurements",
+    )
+    delay_estimated = Family(
+        "archlag_platform_publication_delay_estimated_seconds",
+        "histogram",
+        "Like archlag_platform_publication_delay_seconds, estimated from image build times "
+        "(backfill)",
+    )
     for repo in repositories:
-        spread.add_histogram(
-            label_set(registry=repo.registry, repository=repo.repository), repo.spread
-        )
-        for platform, histogram in repo.delays.items():
-            labels = label_set(
-                registry=repo.registry, repository=repo.repository, platform=str(platform)
+        labels = label_set(registry=repo.registry, repository=repo.repository)
+        spread.add_histogram(labels, repo.spread)
+        # Every expected platform gets a histogram from the start, so increase() sees the first
+        # observation of each platform too.
+        empty = HistogramSnapshot(repo.spread.bounds, (0,) * len(repo.spread.cumulative), 0.0)
+        platforms = {p for view in repo.tags for p in view.expected} | repo.delays.keys()
+        for platform in sorted(platforms):
+            delay.add_histogram(
+                label_set(
+                    registry=repo.registry, repository=repo.repository, platform=str(platform)
+                ),
+                repo.delays.get(platform, empty),
             )
-            delay.add_histogram(labels, histogram)
-    return [spread, delay]
+        if repo.spread_estimated is not None:
+            spread_estimated.add_histogram(labels, repo.spread_estimated)
+            for platform, histogram in repo.delays_estimated.items():
+                delay_estimated.add_histogram(
+                    label_set(
+                        registry=repo.registry, repository=repo.repository, platform=str(platform)
+                    ),
+                    histogram,
+                )
+    return [spread, delay, spread_estimated, delay_estimated]
 
 
 def _watch_families(snapshot: Snapshot) -> list[Family]:
@@ -192,7 +226,56 @@ def _watch_families(snapshot: Snapshot) -> list[Family]:
     )
     for registry, ok in sorted(snapshot.registries_up().items()):
         up.add(label_set(registry=registry), 1 if ok else 0)
-    return [threshold, interval, regressions, last_success, poll_errors, up]
+    unsupported = Family(
+        "archlag_repository_unsupported_manifests",
+        "counter",
+        "Manifests archlag cannot read (reason: schema1, nested_too_deep, unknown_media_type...)",
+    )
+    for repo in snapshot.repositories:
+        for reason, count in sorted(repo.unsupported.items()):
+            unsupported.add(
+                label_set(registry=repo.registry, repository=repo.repository, reason=reason), count
+            )
+    return [threshold, interval, regressions, last_success, poll_errors, up, unsupported]
+
+
+def _registry_families(snapshot: Snapshot) -> list[Family]:
+    limit = Family(
+        "archlag_registry_ratelimit_limit",
+        "gauge",
+        "Pull limit the registry reported in its last ratelimit-limit header",
+    )
+    remaining = Family(
+        "archlag_registry_ratelimit_remaining",
+        "gauge",
+        "Pulls left in the window, from the registry's last ratelimit-remaining header",
+    )
+    window = Family(
+        "archlag_registry_ratelimit_window_seconds",
+        "gauge",
+        "Length of the registry's rate-limit window (the w= of ratelimit-limit)",
+    )
+    backoff = Family(
+        "archlag_registry_backoff_until_timestamp_seconds",
+        "gauge",
+        "Until when archlag holds off this registry after a 429; 0 when it is not backing off",
+    )
+    quota = Family(
+        "archlag_registry_quota_requests",
+        "counter",
+        "Manifest GETs, which count against pull limits (HEAD requests do not)",
+    )
+    for status in snapshot.registries:
+        labels = label_set(registry=status.registry)
+        if status.ratelimit_limit is not None:
+            limit.add(labels, status.ratelimit_limit)
+        if status.ratelimit_remaining is not None:
+            remaining.add(labels, status.ratelimit_remaining)
+        if status.ratelimit_window_seconds is not None:
+            window.add(labels, status.ratelimit_window_seconds)
+        backoff.add(labels, status.backoff_until or 0)
+        quota.add(labels, status.quota_requests)
+    return [limit, remaining, window, backoff, quota]
 
 
 class RequestMetrics:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import anyio
 
-from archlag.config import Config
 from archlag.model import (
     EXPECTED_FROM_RECENT_TAGS,
     PlatformState,
@@ -31,19 +30,15 @@ from archlag.model import (
     select_tags,
 )
 from archlag.platforms import Platform
-from archlag.reference import ImageReference, api_base_url
+from archlag.reference import ImageReference
 from archlag.registry import (
-    BasicCredentials,
     NotFoundError,
     RateLimitedError,
     RegistryClient,
     RegistryConnectionError,
     RegistryError,
     RegistryTimeoutError,
-    RequestObserver,
-    RetryPolicy,
     ServerError,
-    StaticCredentials,
     TagContent,
     fetch_content,
 )
@@ -96,30 +91,6 @@ class WaitResult:
     report: Report
     waited: float  # seconds
     timed_out: bool
-
-
-def open_client(
-    config: Config,
-    registry: str,
-    *,
-    insecure: bool = False,
-    retry: RetryPolicy | None = None,
-    observer: RequestObserver | None = None,
-) -> RegistryClient:
-    """A client for ``registry`` with the config's settings (credentials, insecure, timeout)."""
-    settings = config.registry(registry)
-    credentials = None
-    if settings.username is not None and settings.password is not None:
-        credentials = StaticCredentials(BasicCredentials(settings.username, settings.password))
-    return RegistryClient(
-        registry,
-        api_base_url(registry, insecure=insecure or settings.insecure),
-        credentials=credentials,
-        concurrency=settings.concurrency,
-        timeout=settings.timeout,
-        retry=retry or RetryPolicy(),
-        observer=observer,
-    )
 
 
 async def look(

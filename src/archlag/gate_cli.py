@@ -20,6 +20,7 @@ from typing import NoReturn
 import anyio
 
 from archlag import gate, gate_output, logs
+from archlag.clients import open_client
 from archlag.config import Config, ConfigError, load_config
 from archlag.durations import DurationError, format_duration, parse_duration
 from archlag.platforms import Platform, PlatformError, parse_platform
@@ -161,7 +162,7 @@ def gate_main(command: str, argv: Sequence[str], *, retry: RetryPolicy | None = 
     logs.setup("warning")
     parser = _gate_parser(command)
     options = _gate_options(parser, command, parser.parse_args(argv))
-    client = gate.open_client(
+    client = open_client(
         options.config,
         options.image.registry,
         insecure=options.insecure,

@@ -14,64 +14,31 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
 import anyio
 
 from archlag import logs
+from archlag.checks import Checks, TagChecker, Target
 from archlag.config import Watch
 from archlag.model import (
     Completion,
-    Content,
     TagState,
     apply_content,
+    estimate,
     expected_platforms,
     select_tags,
     settle,
 )
+from archlag.platform_tags import Grouping, PlatformTags
 from archlag.platforms import Platform
-from archlag.registry import NotFoundError, RateLimitedError, RegistryClient, RegistryError
-from archlag.registry.content import fetch_content
+from archlag.registry import RateLimitedError, RegistryError
+from archlag.sources import TagSource
 from archlag.state import RepositoryState
 from archlag.store import PollRecord, Store, StoreError
 
 log = logging.getLogger("archlag.poller")
 _VALID_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-
-
-class TagSource(Protocol):
-    """What the poller needs from a registry."""
-
-    async def list_tags(self, repository: str) -> list[str]: ...
-    async def head_digest(self, repository: str, tag: str) -> str | None: ...
-    async def fetch(self, repository: str, reference: str) -> Content: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryTagSource:
-    """A :class:`TagSource` over a registry client."""
-
-    client: RegistryClient
-
-    async def list_tags(self, repository: str) -> list[str]:
-        return await self.client.list_tags(repository)
-
-    async def head_digest(self, repository: str, tag: str) -> str | None:
-        return (await self.client.head_manifest(repository, tag)).digest
-
-    async def fetch(self, repository: str, reference: str) -> Content:
-        content = await fetch_content(self.client, repository, reference)
-        return Content(content.digest, dict(content.platforms))
-
-
-@dataclass(slots=True)
-class _Checks:
-    """What the checks of one poll found."""
-
-    contents: dict[str, Content | None] = field(default_factory=dict)  # None: digest unchanged
-    failures: int = 0
-    retry_after: float = 0.0
 
 
 class WatchPoller:
@@ -90,6 +57,9 @@ class WatchPoller:
         self._store = store
         self._clock = clock
         self._context = {"registry": watch.registry, "repository": watch.repository}
+        self._checker = TagChecker(source, watch.repository, self._context)
+        template = watch.settings.platform_tags
+        self._platform_tags = PlatformTags(template) if template else None
 
     async def run(self, on_first_poll: Callable[[], None]) -> None:
         """Poll forever at the watch's interval (longer when a registry asks to back off)."""
@@ -99,7 +69,8 @@ class WatchPoller:
             wait = await self.poll_safely()
             on_first_poll()
             elapsed = time.monotonic() - started
-            await anyio.sleep(max(settings.interval - elapsed, wait, 0.0))
+            interval = settings.interval * self._source.slowdown()
+            await anyio.sleep(max(interval - elapsed, wait, 0.0))
 
     async def poll_safely(self) -> float:
         """One poll; never raises (except cancellation). Returns a registry-requested back-off."""
@@ -125,15 +96,24 @@ class WatchPoller:
                 error=exc.message,
             )
             return _back_off(exc)
-        tags = self._filter(listed)
+        grouping = self._group(listed)
+        tags = [t for t in grouping.bases if self.watch.settings.tags.matches(t)]
         added = {t: now for t in tags if t not in self.state.first_listed}
         first_listed = {t: self.state.first_listed.get(t, now) for t in tags}
         selected = tuple(select_tags(tags, first_listed, self.watch.settings.tags.limit))
-        checks = await self._check([t for t in selected if self._due(t, now)])
+        targets = [_target(t, grouping) for t in selected if self._due(t, now)]
+        with_created = self.watch.settings.backfill and not self.state.baseline_done
+        checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
         await self._apply(now, selected, first_listed, added, checks)
         return checks.retry_after
 
-    def _filter(self, listed: list[str]) -> list[str]:
+    def _group(self, listed: list[str]) -> Grouping:
+        valid = self._valid(listed)
+        if self._platform_tags is not None:
+            return self._platform_tags.group(valid)
+        return Grouping(tuple(valid), frozenset(valid))
+
+    def _valid(self, listed: list[str]) -> list[str]:
         tags = list(dict.fromkeys(t for t in listed if _VALID_TAG.match(t)))
         if len(tags) < len(set(listed)):
             logs.event(
@@ -143,7 +123,7 @@ class WatchPoller:
                 **self._context,
                 count=len(set(listed)) - len(tags),
             )
-        return [t for t in tags if self.watch.settings.tags.matches(t)]
+        return tags
 
     def _due(self, tag: str, now: float) -> bool:
         previous = self.state.tags.get(tag)
@@ -156,44 +136,13 @@ class WatchPoller:
             return True
         return now - previous.last_checked >= settings.settled_interval
 
-    async def _check(self, tags: list[str]) -> _Checks:
-        checks = _Checks()
-        async with anyio.create_task_group() as group:
-            for tag in tags:
-                group.start_soon(self._check_one, tag, checks)
-        return checks
-
-    async def _check_one(self, tag: str, checks: _Checks) -> None:
-        repository = self.watch.repository
-        previous = self.state.tags.get(tag)
-        try:
-            digest = await self._source.head_digest(repository, tag)
-            if digest is not None and previous is not None and digest == previous.digest:
-                checks.contents[tag] = None
-                return
-            checks.contents[tag] = await self._source.fetch(repository, digest or tag)
-        except NotFoundError:
-            logs.event(log, logging.INFO, "tag_vanished", **self._context, tag=tag)
-        except RegistryError as exc:
-            checks.failures += 1
-            checks.retry_after = max(checks.retry_after, _back_off(exc))
-            logs.event(
-                log,
-                logging.WARNING,
-                "tag_check_failed",
-                **self._context,
-                tag=tag,
-                result=exc.result,
-                error=exc.message,
-            )
-
     async def _apply(
         self,
         now: float,
         selected: tuple[str, ...],
         first_listed: dict[str, float],
         added: dict[str, float],
-        checks: _Checks,
+        checks: Checks,
     ) -> None:
         state = self.state
         tags = {t: s for t, s in state.tags.items() if t in selected}
@@ -215,6 +164,8 @@ class WatchPoller:
                 candidates.add(tag)
         expected = expected_platforms(self.watch.settings.platforms, tags)
         completions = self._settle(tags, expected, candidates, changed)
+        if self.watch.settings.backfill:
+            completions += self._estimates(tags, expected, candidates, checks, now)
         ok = checks.failures == 0
         record = PollRecord(
             registry=state.registry,
@@ -227,6 +178,7 @@ class WatchPoller:
             tags_removed=frozenset(state.tags.keys() - tags.keys()),
             completions=tuple(completions),
             regressions=tuple(platform for _, platform in regressions),
+            unsupported=tuple(checks.unsupported),
         )
         try:
             await anyio.to_thread.run_sync(self._store.save, record)
@@ -262,6 +214,25 @@ class WatchPoller:
                 completions.append(completion)
         return completions
 
+    def _estimates(
+        self,
+        tags: dict[str, TagState],
+        expected: Mapping[str, frozenset[Platform]],
+        candidates: set[str],
+        checks: Checks,
+        now: float,
+    ) -> list[Completion]:
+        """Backfill: estimates for publications that became a baseline in this poll."""
+        estimates = []
+        for tag in candidates:
+            content = checks.contents.get(tag)
+            if content is None or not tags[tag].publication.baseline:
+                continue
+            estimated = estimate(tags[tag], content.built, expected[tag], now)
+            if estimated is not None:
+                estimates.append(estimated)
+        return estimates
+
     def _commit(
         self,
         record: PollRecord,
@@ -282,6 +253,7 @@ class WatchPoller:
         state.last_poll_ok = ok
         state.poll_errors += 0 if ok else 1
         state.regressions.update(record.regressions)
+        state.unsupported.update(record.unsupported)
         state.record(record.completions)
 
     def _failed(self) -> None:
@@ -289,7 +261,7 @@ class WatchPoller:
         self.state.poll_errors += 1
 
     def _log_changes(
-        self, record: PollRecord, regressions: list[tuple[str, Platform]], checks: _Checks
+        self, record: PollRecord, regressions: list[tuple[str, Platform]], checks: Checks
     ) -> None:
         for completion in record.completions:
             logs.event(
@@ -318,6 +290,11 @@ class WatchPoller:
             changed=len(record.tags_changed),
             failures=checks.failures,
         )
+
+
+def _target(tag: str, grouping: Grouping) -> Target:
+    own = (tag,) if tag in grouping.listed else ()
+    return Target(tag, own + tuple(sorted(grouping.parts.get(tag, {}).values())))
 
 
 def _back_off(exc: RegistryError) -> float:

@@ -21,19 +21,20 @@ from starlette.applications import Starlette
 
 from archlag import __version__, logs
 from archlag.app import Readiness, create_app
+from archlag.clients import open_client, tag_source
 from archlag.collector import RequestMetrics
-from archlag.config import Config, Watch, split_listen_address
-from archlag.poller import RegistryTagSource, WatchPoller
-from archlag.reference import api_base_url
-from archlag.registry import BasicCredentials, RegistryClient, StaticCredentials
-from archlag.state import Snapshot, restore
+from archlag.config import Config, split_listen_address
+from archlag.poller import WatchPoller
+from archlag.registry import RegistryClient
+from archlag.sources import RegistryTagSource
+from archlag.state import RegistryStatus, Snapshot, restore
 from archlag.store import Store
 
 log = logging.getLogger("archlag")
 
 
 def build_pollers(
-    config: Config, store: Store, clients: dict[str, RegistryClient]
+    config: Config, store: Store, sources: dict[str, RegistryTagSource]
 ) -> list[WatchPoller]:
     pollers = []
     for watch in config.watches:
@@ -47,38 +48,32 @@ def build_pollers(
             platforms=settings.platforms,
             matches=settings.tags.matches,
             limit=settings.tags.limit,
+            backfill=settings.backfill,
         )
-        source = RegistryTagSource(clients[watch.registry])
-        pollers.append(WatchPoller(watch, source, store, state))
+        pollers.append(WatchPoller(watch, sources[watch.registry], store, state))
     return pollers
 
 
-def build_clients(
-    config: Config, watches: Sequence[Watch], metrics: RequestMetrics
-) -> dict[str, RegistryClient]:
-    clients = {}
-    for host in sorted({w.registry for w in watches}):
-        settings = config.registry(host)
-        credentials = None
-        if settings.username is not None and settings.password is not None:
-            credentials = StaticCredentials(BasicCredentials(settings.username, settings.password))
-        clients[host] = RegistryClient(
-            host,
-            api_base_url(host, insecure=settings.insecure),
-            credentials=credentials,
-            concurrency=settings.concurrency,
-            timeout=settings.timeout,
-            observer=metrics,
-        )
-    return clients
+def registry_status(client: RegistryClient) -> RegistryStatus:
+    status = client.status()
+    limit = status.rate_limit
+    return RegistryStatus(
+        client.name,
+        ratelimit_limit=limit.limit if limit else None,
+        ratelimit_remaining=limit.remaining if limit else None,
+        ratelimit_window_seconds=limit.window_seconds if limit else None,
+        backoff_until=status.backoff_until,
+        quota_requests=status.quota_requests,
+    )
 
 
-def snapshot_of(pollers: Sequence[WatchPoller]) -> Snapshot:
+def snapshot_of(pollers: Sequence[WatchPoller], clients: Sequence[RegistryClient] = ()) -> Snapshot:
     return Snapshot(
         tuple(
             p.state.snapshot(p.watch.settings.interval, p.watch.settings.stall_after)
             for p in pollers
-        )
+        ),
+        tuple(registry_status(c) for c in clients),
     )
 
 
@@ -91,13 +86,22 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
     metrics_registry = CollectorRegistry(auto_describe=False)
     request_metrics = RequestMetrics(metrics_registry)
     async with AsyncExitStack() as stack:
-        clients = build_clients(config, config.watches, request_metrics)
-        for client in clients.values():
-            stack.push_async_callback(client.aclose)
-        pollers = build_pollers(config, store, clients)
+        clients = {
+            host: open_client(config, host, observer=request_metrics)
+            for host in sorted({w.registry for w in config.watches})
+        }
+        sources = {host: tag_source(config, client) for host, client in clients.items()}
+        for source in sources.values():
+            stack.push_async_callback(source.aclose)
+        pollers = build_pollers(config, store, sources)
+        client_list = list(clients.values())
         readiness = Readiness(len(pollers), ready_timeout)
         app = create_app(
-            metrics_registry, lambda: snapshot_of(pollers), readiness, __version__, config=config
+            metrics_registry,
+            lambda: snapshot_of(pollers, client_list),
+            readiness,
+            __version__,
+            config=config,
         )
         host, port = split_listen_address(listen)
         _check_bind(host, port)

@@ -1,0 +1,93 @@
+"""What the poller needs from a registry (:class:`TagSource`), and its implementation.
+
+:class:`RegistryTagSource` reads tags through the OCI client and, where enabled, enriches what
+it finds with push times from Docker Hub's API (per platform image) or Quay's API (per tag
+revision). Those APIs are hints: when they fail, the poll goes on with archlag's own times.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from archlag import logs
+from archlag.model import Content
+from archlag.platforms import Platform
+from archlag.registry import HubClient, QuayClient, RegistryClient, RegistryError
+from archlag.registry.content import TagContent, fetch_content
+
+log = logging.getLogger("archlag.sources")
+
+# Polling slows down when a registry's pull quota runs low: (share of the limit left, factor).
+QUOTA_SLOWDOWN = ((0.05, 16.0), (0.20, 4.0))
+
+
+class TagSource(Protocol):
+    async def list_tags(self, repository: str) -> list[str]: ...
+    async def head_digest(self, repository: str, tag: str) -> str | None: ...
+    async def fetch(
+        self, repository: str, tag: str, digest: str | None, *, with_created: bool = False
+    ) -> Content: ...
+    def slowdown(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryTagSource:
+    """A :class:`TagSource` over a registry client, with optional push-time APIs."""
+
+    client: RegistryClient
+    hub: HubClient | None = None
+    quay: QuayClient | None = None
+
+    async def list_tags(self, repository: str) -> list[str]:
+        return await self.client.list_tags(repository)
+
+    async def head_digest(self, repository: str, tag: str) -> str | None:
+        return (await self.client.head_manifest(repository, tag)).digest
+
+    async def fetch(
+        self, repository: str, tag: str, digest: str | None, *, with_created: bool = False
+    ) -> Content:
+        content = await fetch_content(
+            self.client, repository, digest or tag, with_created=with_created
+        )
+        built = {p: t for p, t in content.created.items() if t is not None}
+        pushed = await self._pushed(repository, tag, content)
+        return Content(content.digest, dict(content.platforms), pushed, built)
+
+    async def aclose(self) -> None:
+        """Close the registry client and the push-time API clients."""
+        await self.client.aclose()
+        for api in (self.hub, self.quay):
+            if api is not None:
+                await api.aclose()
+
+    def slowdown(self) -> float:
+        """How much slower to poll: 1 normally; more when the pull quota is nearly spent."""
+        limit = self.client.status().rate_limit
+        if limit is None or limit.limit <= 0:
+            return 1.0
+        share = limit.remaining / limit.limit
+        return next((factor for below, factor in QUOTA_SLOWDOWN if share < below), 1.0)
+
+    async def _pushed(
+        self, repository: str, tag: str, content: TagContent
+    ) -> dict[Platform, float]:
+        try:
+            if self.hub is not None:
+                found = await self.hub.tag(repository, tag)
+                return {
+                    image.platform: image.last_pushed
+                    for image in found.images
+                    if image.last_pushed is not None
+                    and content.platforms.get(image.platform) == image.digest
+                }
+            if self.quay is not None:
+                for revision in await self.quay.tag_history(repository, tag):
+                    if revision.manifest_digest == content.digest:
+                        return dict.fromkeys(content.platforms, revision.start_ts)
+        except RegistryError as exc:
+            logs.event(log, logging.INFO, "push_times_unavailable", registry=self.client.name,
+                       repository=repository, tag=tag, error=exc.message)  # fmt: skip
+        return {}
