@@ -42,8 +42,10 @@ def main() -> None:
         size = len(render(snapshot_families(snapshot, "bench"), openmetrics=True).encode())
         timings.append(time.perf_counter() - started)
     print(f"tags={tags} platforms_per_tag={len(PLATFORMS)} bytes={size}")
-    print(f"render_seconds min={min(timings):.3f} median={statistics.median(timings):.3f} "
-          f"max={max(timings):.3f} rounds={rounds}")
+    print(
+        f"render_seconds min={min(timings):.3f} median={statistics.median(timings):.3f} "
+        f"max={max(timings):.3f} rounds={rounds}"
+    )
 
 
 if __name__ == "__main__":
