@@ -53,12 +53,14 @@ def open_client(
     )
 
 
-def tag_source(config: Config, client: RegistryClient) -> RegistryTagSource:
+def tag_source(
+    config: Config, client: RegistryClient, observer: RequestObserver | None = None
+) -> RegistryTagSource:
     """How the exporter reads a registry: the OCI API plus its push-time API where enabled."""
     settings = config.registry(client.name)
     basic = None
     if settings.username is not None and settings.password is not None:
         basic = BasicCredentials(settings.username, settings.password)
-    hub = HubClient(credentials=basic) if settings.hub_api else None
-    quay = QuayClient() if settings.quay_api else None
+    hub = HubClient(credentials=basic, observer=observer) if settings.hub_api else None
+    quay = QuayClient(token=settings.token, observer=observer) if settings.quay_api else None
     return RegistryTagSource(client, hub=hub, quay=quay)

@@ -90,7 +90,9 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
             host: open_client(config, host, observer=request_metrics)
             for host in sorted({w.registry for w in config.watches})
         }
-        sources = {host: tag_source(config, client) for host, client in clients.items()}
+        sources = {
+            host: tag_source(config, client, request_metrics) for host, client in clients.items()
+        }
         for source in sources.values():
             stack.push_async_callback(source.aclose)
         pollers = build_pollers(config, store, sources)
