@@ -60,7 +60,8 @@ def test_staggered_release_is_observed_once_with_its_delay(registry, pusher, tmp
         scrape = archlag.wait_for(lambda s: spread_count(s, registry) == 1, what="one spread")
         total = scrape.value(f"{SPREAD}_sum", registry=registry.host, repository=REPO)
         assert total is not None
-        assert 2.5 < total < 6, f"spread {total} should be about the 3 s between pushes"
+        # About the 3 s between the pushes: one poll interval early at most, a loaded machine late.
+        assert 2.5 < total < 10, f"spread {total} should be about the 3 s between pushes"
         delay = scrape.value(
             "archlag_platform_publication_delay_seconds_sum",
             registry=registry.host,

@@ -290,7 +290,7 @@ def test_wait_returns_when_the_missing_platform_appears(registry, pusher, capsys
     thread.join()
 
     assert status == 0
-    assert 0.7 <= elapsed < 5
+    assert elapsed >= 0.7, "it cannot succeed before the platform is pushed"
     assert err[0].startswith("waiting ")
     assert "missing: linux/arm64" in err[0]
     assert all(line.startswith("waiting ") for line in err[:-1]), "plain progress lines"
@@ -301,7 +301,8 @@ def test_wait_returns_when_the_missing_platform_appears(registry, pusher, capsys
     assert document["command"] == "wait"
     assert document["complete"] is True
     assert document["timed_out"] is False
-    assert 0.7 <= document["waited_seconds"] < 5
+    # Counted from wait's first look, which comes a little after the test started.
+    assert 0 < document["waited_seconds"] <= elapsed
 
 
 class MethodCounter:
@@ -363,7 +364,7 @@ def test_wait_times_out_with_what_is_still_missing(registry, pusher, capsys) -> 
     )
 
     assert status == 1
-    assert 0.7 <= time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.7, "it waited out the whole timeout"
     assert err[-1] == (
         f"archlag: {image(registry, '3.0')}: timed out after 700ms; still missing: linux/arm/v7"
     )
