@@ -32,6 +32,7 @@ class FakeRegistry:
     pushed: dict[str, dict[Platform, float]] = field(default_factory=dict)
     built: dict[str, dict[Platform, float]] = field(default_factory=dict)
     unsupported: set[str] = field(default_factory=set)
+    tag_pushed: dict[str, float] = field(default_factory=dict)
 
     def publish(self, tag: str, *platforms: Platform, build: str = "1") -> None:
         self.tags[tag] = {p: f"sha256:{tag}-{p}-{build}".replace("/", "_") for p in platforms}
@@ -65,6 +66,9 @@ class FakeRegistry:
 
     def slowdown(self) -> float:
         return 1.0
+
+    async def push_times(self, repository: str) -> dict[str, float]:
+        return dict(self.tag_pushed)
 
 
 class Clock:
@@ -321,3 +325,16 @@ async def test_unsupported_manifests_are_counted_once_per_digest(store) -> None:
     assert snap.unsupported == {"schema1": 1}
     assert registry.gets == 1, "not fetched again while its digest stays the same"
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": True}
+
+
+@pytest.mark.anyio
+async def test_first_poll_ranks_tags_by_registry_push_times_when_known(store) -> None:
+    registry, clock = FakeRegistry(), Clock()
+    for tag in ("1.0.0", "2.0.0", "0.9.0"):
+        registry.publish(tag, AMD)
+    registry.tag_pushed = {"0.9.0": clock.now - 60, "2.0.0": clock.now - 7200}
+    tags = TagFilter(limit=2)
+    poller = make_poller(store, registry, clock, tags=tags)
+    await poller.poll()
+    # 0.9.0 was pushed last; 1.0.0 is missing from the newest-first listing, so it is oldest.
+    assert [v.state.tag for v in snapshot(poller).tags] == ["0.9.0", "2.0.0"]

@@ -132,3 +132,20 @@ async def test_polling_slows_down_as_the_pull_quota_runs_out(remaining: int, fac
     await source.head_digest("gotify/server", "1.0")
     assert source.slowdown() == factor
     await source.aclose()
+
+
+async def test_hub_tag_listing_gives_push_times_for_ranking() -> None:
+    def hub(request: httpx.Request) -> httpx.Response:
+        results = [
+            {"name": "2.0", "tag_last_pushed": "2026-01-02T00:00:00Z", "images": []},
+            {"name": "1.0", "tag_last_pushed": "2026-01-01T00:00:00Z", "images": []},
+            {"name": "old", "tag_last_pushed": None, "images": []},
+        ]
+        return httpx.Response(200, json={"count": 3, "next": None, "results": results})
+
+    registry = Registry()
+    hub_client = HubClient(transport=httpx.MockTransport(hub), retry=NO_WAIT)
+    source = RegistryTagSource(registry.client(), hub=hub_client)
+    assert await source.push_times("gotify/server") == {"2.0": 1767312000.0, "1.0": 1767225600.0}
+    assert await RegistryTagSource(registry.client()).push_times("gotify/server") == {}
+    await source.aclose()

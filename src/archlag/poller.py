@@ -99,7 +99,15 @@ class WatchPoller:
         grouping = self._group(listed)
         tags = [t for t in grouping.bases if self.watch.settings.tags.matches(t)]
         added = {t: now for t in tags if t not in self.state.first_listed}
-        first_listed = {t: self.state.first_listed.get(t, now) for t in tags}
+        if added and not self.state.baseline_done:
+            # Tags found at the first poll: rank them by the registry's push times if it has any
+            # (Docker Hub's API), else by version order.
+            pushed = await self._source.push_times(self.watch.repository)
+            # The listing is newest first and bounded: a tag missing from it is older than all.
+            oldest = min(pushed.values(), default=now)
+            added = {t: min(now, pushed.get(t, oldest)) for t in added}
+        known = self.state.first_listed
+        first_listed = {t: known[t] if t in known else added[t] for t in tags}
         selected = tuple(select_tags(tags, first_listed, self.watch.settings.tags.limit))
         targets = [_target(t, grouping) for t in selected if self._due(t, now)]
         with_created = self.watch.settings.backfill and not self.state.baseline_done

@@ -30,6 +30,7 @@ class TagSource(Protocol):
         self, repository: str, tag: str, digest: str | None, *, with_created: bool = False
     ) -> Content: ...
     def slowdown(self) -> float: ...
+    async def push_times(self, repository: str) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,24 @@ class RegistryTagSource:
         share = limit.remaining / limit.limit
         return next((factor for below, factor in QUOTA_SLOWDOWN if share < below), 1.0)
 
+    async def push_times(self, repository: str) -> dict[str, float]:
+        """Tag push times, newest first, where the registry has an API for them (Docker Hub)."""
+        if self.hub is None:
+            return {}
+        try:
+            tags = await self.hub.tags(repository)
+        except RegistryError as exc:
+            logs.event(
+                log,
+                logging.INFO,
+                "push_times_unavailable",
+                registry=self.client.name,
+                repository=repository,
+                error=exc.message,
+            )
+            return {}
+        return {t.name: t.last_pushed for t in tags if t.last_pushed is not None}
+
     async def _pushed(
         self, repository: str, tag: str, content: TagContent
     ) -> dict[Platform, float]:
@@ -88,6 +107,13 @@ class RegistryTagSource:
                     if revision.manifest_digest == content.digest:
                         return dict.fromkeys(content.platforms, revision.start_ts)
         except RegistryError as exc:
-            logs.event(log, logging.INFO, "push_times_unavailable", registry=self.client.name,
-                       repository=repository, tag=tag, error=exc.message)  # fmt: skip
+            logs.event(
+                log,
+                logging.INFO,
+                "push_times_unavailable",
+                registry=self.client.name,
+                repository=repository,
+                tag=tag,
+                error=exc.message,
+            )
         return {}
