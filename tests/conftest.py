@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,10 +18,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    """A real docker-registry 2.8.2 on a free loopback port, data under tmp_path."""
-    server = RegistryServer(tmp_path / "registry")
+@contextmanager
+def running_registry(workdir: Path, **options: Any) -> Iterator[RegistryServer]:
+    """A started real docker-registry 2.8.2 (``users=`` turns on htpasswd Basic auth)."""
+    server = RegistryServer(workdir, **options)
     try:
         server.start()
     except RegistryServerError as error:
@@ -29,6 +31,13 @@ def registry(tmp_path: Path) -> Iterator[RegistryServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RegistryServer]:
+    """A real docker-registry 2.8.2 on a free loopback port, data under tmp_path."""
+    with running_registry(tmp_path / "registry") as server:
+        yield server
 
 
 @pytest.fixture

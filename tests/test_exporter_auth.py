@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import running_registry
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.pusher import Pusher
-from tests.support.registry_server import RegistryServer, RegistryServerError
+from tests.support.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +23,8 @@ REPO = "private/app"
 
 @pytest.fixture
 def private_registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    server = RegistryServer(tmp_path / "registry", users={USER: SECRET})
-    try:
-        server.start()
-    except RegistryServerError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
+    with running_registry(tmp_path / "registry", users={USER: SECRET}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def publish(registry: RegistryServer) -> None:
