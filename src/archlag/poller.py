@@ -98,22 +98,27 @@ class WatchPoller:
             return _back_off(exc)
         grouping = self._group(listed)
         tags = [t for t in grouping.bases if self.watch.settings.tags.matches(t)]
-        added = {t: now for t in tags if t not in self.state.first_listed}
-        if added and not self.state.baseline_done:
-            # Tags found at the first poll: rank them by the registry's push times if it has any
-            # (Docker Hub's API), else by version order.
-            pushed = await self._source.push_times(self.watch.repository)
-            # The listing is newest first and bounded: a tag missing from it is older than all.
-            oldest = min(pushed.values(), default=now)
-            added = {t: min(now, pushed.get(t, oldest)) for t in added}
-        known = self.state.first_listed
-        first_listed = {t: known[t] if t in known else added[t] for t in tags}
+        added = await self._first_listed([t for t in tags if t not in self.state.first_listed], now)
+        first_listed = {t: self.state.first_listed.get(t, added.get(t, now)) for t in tags}
         selected = tuple(select_tags(tags, first_listed, self.watch.settings.tags.limit))
         targets = [_target(t, grouping) for t in selected if self._due(t, now)]
         with_created = self.watch.settings.backfill and not self.state.baseline_done
         checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
         await self._apply(now, selected, first_listed, added, checks)
         return checks.retry_after
+
+    async def _first_listed(self, new_tags: list[str], now: float) -> dict[str, float]:
+        """When new tags count as first listed: now, except at a repository's first poll.
+
+        Tags found at the first poll are ranked by the registry's push times where it has any
+        (Docker Hub's API), else they tie and version order ranks them.
+        """
+        if not new_tags or self.state.baseline_done:
+            return dict.fromkeys(new_tags, now)
+        pushed = await self._source.push_times(self.watch.repository)
+        # The listing is newest first and bounded: a tag missing from it is older than all.
+        oldest = min(pushed.values(), default=now)
+        return {t: min(now, pushed.get(t, oldest)) for t in new_tags}
 
     def _group(self, listed: list[str]) -> Grouping:
         valid = self._valid(listed)
