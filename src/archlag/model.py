@@ -18,6 +18,7 @@ delays) is produced; a publication that was already complete at the repository's
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -207,10 +208,9 @@ def version_key(tag: str) -> tuple[tuple[int, int, str], ...]:
 
 def select_tags(listed: Iterable[str], first_listed: Mapping[str, float], limit: int) -> list[str]:
     """The ``limit`` newest of ``listed``: latest first-listed time, then highest version."""
-    ranked = sorted(
-        listed, key=lambda t: (first_listed.get(t, float("inf")), version_key(t)), reverse=True
+    return heapq.nlargest(
+        limit, listed, key=lambda t: (first_listed.get(t, float("inf")), version_key(t))
     )
-    return ranked[:limit]
 
 
 EARLIEST_PLAUSIBLE_BUILD = 978307200.0  # 2001-01-01: reproducible builds stamp 1970 or 1980

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import anyio
 
@@ -41,6 +41,17 @@ log = logging.getLogger("archlag.poller")
 _VALID_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """What one tag listing means for the watch."""
+
+    listed: list[str]  # as the registry sent it
+    grouping: Grouping
+    first_listed: dict[str, float]
+    added: dict[str, float]  # tags first listed in this poll
+    selected: tuple[str, ...]
+
+
 class WatchPoller:
     def __init__(
         self,
@@ -60,6 +71,7 @@ class WatchPoller:
         self._checker = TagChecker(source, watch.repository, self._context)
         template = watch.settings.platform_tags
         self._platform_tags = PlatformTags(template) if template else None
+        self._last_listing: _Listing | None = None  # the view the last committed poll used
 
     async def run(self, on_first_poll: Callable[[], None]) -> None:
         """Poll forever at the watch's interval (longer when a registry asks to back off)."""
@@ -96,16 +108,33 @@ class WatchPoller:
                 error=exc.message,
             )
             return _back_off(exc)
+        view = await self._view(listed, now)
+        targets = [_target(t, view.grouping) for t in view.selected if self._due(t, now)]
+        with_created = self.watch.settings.backfill and not self.state.baseline_done
+        checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
+        await self._apply(now, view, checks)
+        return checks.retry_after
+
+    async def _view(self, listed: list[str], now: float) -> _Listing:
+        """The tags a listing holds for this watch, and the newest ``limit`` of them.
+
+        Filtering and ranking 100,000 tags costs about a second of CPU, and a listing rarely
+        changes between two polls: an identical listing reuses the last committed view.
+        """
+        last = self._last_listing
+        if last is not None and last.listed == listed:
+            return replace(last, added={})
         grouping = self._group(listed)
         tags = [t for t in grouping.bases if self.watch.settings.tags.matches(t)]
         added = await self._first_listed([t for t in tags if t not in self.state.first_listed], now)
         first_listed = {t: self.state.first_listed.get(t, added.get(t, now)) for t in tags}
-        selected = tuple(select_tags(tags, first_listed, self.watch.settings.tags.limit))
-        targets = [_target(t, grouping) for t in selected if self._due(t, now)]
-        with_created = self.watch.settings.backfill and not self.state.baseline_done
-        checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
-        await self._apply(now, selected, first_listed, added, checks)
-        return checks.retry_after
+        candidates: list[str] | tuple[str, ...] = tags
+        if last is not None and last.first_listed.keys() <= first_listed.keys():
+            # Nothing was removed: a tag that ranked below the last selection still does, and
+            # new tags are the newest, so only they and the last selection can make the cut.
+            candidates = (*added, *last.selected)
+        selected = tuple(select_tags(candidates, first_listed, self.watch.settings.tags.limit))
+        return _Listing(listed, grouping, first_listed, added, selected)
 
     async def _first_listed(self, new_tags: list[str], now: float) -> dict[str, float]:
         """When new tags count as first listed: now, except at a repository's first poll.
@@ -149,14 +178,8 @@ class WatchPoller:
             return True
         return now - previous.last_checked >= settings.settled_interval
 
-    async def _apply(
-        self,
-        now: float,
-        selected: tuple[str, ...],
-        first_listed: dict[str, float],
-        added: dict[str, float],
-        checks: Checks,
-    ) -> None:
+    async def _apply(self, now: float, view: _Listing, checks: Checks) -> None:
+        selected, first_listed, added = view.selected, view.first_listed, view.added
         state = self.state
         tags = {t: s for t, s in state.tags.items() if t in selected}
         changed: dict[str, TagState] = {}
@@ -207,6 +230,7 @@ class WatchPoller:
             expected=expected,
             ok=ok,
         )
+        self._last_listing = view
         self._log_changes(record, regressions, checks)
 
     def _settle(
