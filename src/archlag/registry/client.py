@@ -15,10 +15,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Unpack
 
-import anyio
 import httpx
 
 from archlag.registry.auth import (
@@ -41,15 +41,12 @@ from archlag.registry.content import (
 from archlag.registry.credentials import CredentialSource
 from archlag.registry.errors import BadResponseError, Where
 from archlag.registry.transport import (
-    DEFAULT_MAX_BACKOFF,
-    DEFAULT_RETRY,
     MAX_SMALL_BYTES,
     HttpSession,
     Outgoing,
     Reply,
-    RequestObserver,
-    RetryPolicy,
     SessionClient,
+    SessionOptions,
 )
 
 MANIFEST_ACCEPT: tuple[str, ...] = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
@@ -94,16 +91,7 @@ class RegistryClient(SessionClient):
         base_url: str,
         *,
         credentials: CredentialSource | None = None,
-        concurrency: int = 4,
-        timeout: float = 30.0,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        observer: RequestObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        requests_per_minute: int | None = None,
+        **options: Unpack[SessionOptions],
     ) -> None:
         self.name = name
         self._base = httpx.URL(base_url.rstrip("/"))
@@ -113,22 +101,9 @@ class RegistryClient(SessionClient):
             registry_url=self._base,
             credentials=credentials,
             fetch_token=self._fetch_token,
-            clock=clock,
+            clock=options.get("clock", time.monotonic),
         )
-        self._session = HttpSession(
-            name,
-            secrets=self._auth.secrets,
-            concurrency=concurrency,
-            timeout=timeout,
-            retry=retry,
-            observer=observer,
-            transport=transport,
-            sleep=sleep,
-            clock=clock,
-            wall_clock=wall_clock,
-            max_backoff=max_backoff,
-            requests_per_minute=requests_per_minute,
-        )
+        self._session = HttpSession(name, secrets=self._auth.secrets, **options)
 
     def __repr__(self) -> str:
         return f"RegistryClient(name={self.name!r}, base_url={str(self._base)!r})"

@@ -24,9 +24,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 import httpx
@@ -37,14 +37,11 @@ from archlag.registry.content import parse_time, platform_from
 from archlag.registry.credentials import BasicCredentials
 from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
 from archlag.registry.transport import (
-    DEFAULT_MAX_BACKOFF,
-    DEFAULT_RETRY,
     HttpSession,
     Outgoing,
     Reply,
-    RequestObserver,
-    RetryPolicy,
     SessionClient,
+    SessionOptions,
 )
 
 TOKEN_LIFETIME = 540.0  # Hub JWTs are valid for 10 minutes; renew after 9
@@ -77,41 +74,20 @@ class HubClient(SessionClient):
     def __init__(
         self,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        clock: Callable[[], float] = time.monotonic,
         base_url: str = "https://hub.docker.com",
         credentials: BasicCredentials | None = None,
-        observer: RequestObserver | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
-        concurrency: int = 2,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        requests_per_minute: int | None = None,
+        **options: Unpack[SessionOptions],
     ) -> None:
         self._base = httpx.URL(base_url.rstrip("/"))
         if self._base.scheme not in ("http", "https") or not self._base.host:
             raise ValueError(f"Hub base URL must be http(s)://host[:port], got {base_url!r}")
         self.name = self._base.host
         self._credentials = credentials
-        self._clock = clock
+        self._clock = options.get("clock", time.monotonic)
         self._jwt: tuple[str, float] | None = None  # (token, expires at on the monotonic clock)
         self._login_lock = anyio.Lock()
-        self._session = HttpSession(
-            self.name,
-            secrets=self._secrets,
-            concurrency=concurrency,
-            timeout=timeout,
-            retry=retry,
-            observer=observer,
-            transport=transport,
-            sleep=sleep,
-            clock=clock,
-            wall_clock=wall_clock,
-            max_backoff=max_backoff,
-            requests_per_minute=requests_per_minute,
-        )
+        options.setdefault("concurrency", 2)  # the Hub API limits requests per minute
+        self._session = HttpSession(self.name, secrets=self._secrets, **options)
 
     def __repr__(self) -> str:
         return f"HubClient(base_url={str(self._base)!r})"

@@ -16,25 +16,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-import anyio
 import httpx
 
 from archlag.registry.client import check_repository, check_tag
 from archlag.registry.content import is_digest
 from archlag.registry.errors import BadResponseError, Where
 from archlag.registry.transport import (
-    DEFAULT_MAX_BACKOFF,
-    DEFAULT_RETRY,
     HttpSession,
     Outgoing,
-    RequestObserver,
-    RetryPolicy,
     SessionClient,
+    SessionOptions,
 )
 from archlag.secrets import Secret
 
@@ -59,37 +54,18 @@ class QuayClient(SessionClient):
     def __init__(
         self,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        clock: Callable[[], float] = time.monotonic,
         base_url: str = "https://quay.io",
         token: Secret | None = None,
-        observer: RequestObserver | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
-        concurrency: int = 2,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        requests_per_minute: int | None = None,
+        **options: Unpack[SessionOptions],
     ) -> None:
         self._base = httpx.URL(base_url.rstrip("/"))
         if self._base.scheme not in ("http", "https") or not self._base.host:
             raise ValueError(f"Quay base URL must be http(s)://host[:port], got {base_url!r}")
         self.name = self._base.host
         self._token = token
+        options.setdefault("concurrency", 2)  # Quay throttles per IP at a few requests a second
         self._session = HttpSession(
-            self.name,
-            secrets=lambda: [token.reveal()] if token is not None else [],
-            concurrency=concurrency,
-            timeout=timeout,
-            retry=retry,
-            observer=observer,
-            transport=transport,
-            sleep=sleep,
-            clock=clock,
-            wall_clock=wall_clock,
-            max_backoff=max_backoff,
-            requests_per_minute=requests_per_minute,
+            self.name, secrets=lambda: [token.reveal()] if token is not None else [], **options
         )
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypedDict
 
 import anyio
 import httpx
@@ -112,6 +112,21 @@ class Outgoing:
 
 
 DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is harmless
+
+
+class SessionOptions(TypedDict, total=False):
+    """The :class:`HttpSession` settings every client passes through unchanged."""
+
+    concurrency: int
+    timeout: float
+    retry: RetryPolicy
+    observer: RequestObserver | None
+    transport: httpx.AsyncBaseTransport | None
+    sleep: Callable[[float], Awaitable[None]]
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
+    max_backoff: float
+    requests_per_minute: int | None
 
 
 class HttpSession:
