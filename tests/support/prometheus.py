@@ -22,25 +22,20 @@ Errors:
 
 from __future__ import annotations
 
-import atexit
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import yaml
 
-from tests.support.registry_server import free_loopback_port
+from tests.support.server_process import ServerProcess
 
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 10.0
-_PORT_ATTEMPTS = 3
-_LOG_TAIL_LINES = 30
 
 T = TypeVar("T")
 
@@ -75,71 +70,19 @@ def wait_for(
         time.sleep(interval)
 
 
-class _Server:
-    """One server process: config file, data directory, log file, port, readiness wait."""
+class _Server(ServerProcess):
+    """One Prometheus or Alertmanager process: ready once ``/-/ready`` answers 200."""
 
-    binary: str
-    package: str
+    binary_missing_error = BinaryMissingError
+    start_error = StartError
+    ready_path = "/-/ready"
+    ready_request = "/-/ready"
+    startup_timeout = _START_TIMEOUT_SECONDS
+    stop_timeout = _STOP_TIMEOUT_SECONDS
+    poll_interval = 0.1
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.log_path = workdir / "log.txt"
-        self.config_path = workdir / "config.yml"
-        self.data_dir = workdir / "data"
-        self.port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self) -> None:
-        if self.running:
-            return
-        if not Path(self.binary).is_file():
-            raise BinaryMissingError(
-                f"{self.binary} not found: install the Debian package {self.package}"
-                " (scripts/test does)"
-            )
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(self._config(), sort_keys=False))
-        # A free port can be taken between probing and binding: try a few.
-        for attempt in range(_PORT_ATTEMPTS):
-            self.port = free_loopback_port()
-            try:
-                self._launch_and_wait()
-            except StartError as error:
-                if "address already in use" not in str(error) or attempt == _PORT_ATTEMPTS - 1:
-                    raise
-            else:
-                return
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=_STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            atexit.unregister(self.stop)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log written)"
-        return "\n".join(text.splitlines()[-lines:])
+        super().__init__(workdir, log_name="log.txt")
 
     def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET an API path; raise :class:`QueryError` with the server's message on failure."""
@@ -151,61 +94,11 @@ class _Server:
             raise QueryError(f"GET {path} answered {response.status_code}: {response.text}")
         return response.json()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _config(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _argv(self) -> list[str]:
-        raise NotImplementedError
-
-    def _launch_and_wait(self) -> None:
-        self._log_file = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            self._argv(), stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-        atexit.register(self.stop)
-        try:
-            self._wait_until_ready()
-        except StartError:
-            self.stop()
-            raise
-
-    def _wait_until_ready(self) -> None:
-        name = Path(self.binary).name
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        problem = "no answer yet"
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                assert self._process is not None
-                code = self._process.poll()
-                if code is not None:
-                    raise StartError(
-                        f"{name} exited with status {code}; log tail:\n{self.log_tail()}"
-                    )
-                try:
-                    response = client.get(f"{self.url}/-/ready")
-                except httpx.TransportError as error:
-                    problem = repr(error)
-                else:
-                    if response.status_code == 200:
-                        return
-                    problem = f"/-/ready answered {response.status_code}"
-                time.sleep(0.1)
-        raise StartError(
-            f"{name} was not ready on {self.url} within {_START_TIMEOUT_SECONDS:g} s"
-            f" ({problem}); log tail:\n{self.log_tail()}"
-        )
+    def _write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self._config(), sort_keys=False))
 
 
 class AlertmanagerServer(_Server):
