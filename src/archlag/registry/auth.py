@@ -21,7 +21,6 @@ messages; :meth:`Authenticator.secrets` lists them so that the client can scrub 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 from collections import deque
@@ -146,12 +145,7 @@ def parse_token_response(body: bytes, *, now: float, where: Where) -> BearerToke
     Raises:
         BadResponseError: not a JSON object, no token, or fields of the wrong type.
     """
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise where.error(BadResponseError, "token response is not JSON") from None
-    if not isinstance(document, dict):
-        raise where.error(BadResponseError, "token response is not a JSON object")
+    document = where.json_object(body, "token response")
     token = document.get("token") or document.get("access_token")
     if not isinstance(token, str) or not token:
         raise where.error(BadResponseError, "token response has no token")

@@ -11,7 +11,6 @@ rate limits and how many quota-spending manifest GETs were made.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -303,13 +302,7 @@ def check_tag(tag: str) -> None:
 
 
 def _parse_tags(body: bytes, where: Where) -> list[str]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise where.error(BadResponseError, "tags list is not JSON") from None
-    if not isinstance(document, dict):
-        raise where.error(BadResponseError, "tags list is not a JSON object")
-    tags = document.get("tags")
+    tags = where.json_object(body, "tags list").get("tags")
     if tags is None:
         return []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):

@@ -82,7 +82,7 @@ async def fetch_content(
     """
     reader = _Reader(client, repository, Where(client.name, repository, reference))
     manifest = await client.get_manifest(repository, reference)
-    document = _parse_object(manifest.body, reader.where, "manifest")
+    document = reader.where.json_object(manifest.body, "manifest")
     media_type = _media_type(manifest.media_type, document, reader.where)
     found: dict[Platform, str] = {}
     if media_type in INDEX_TYPES:
@@ -183,7 +183,7 @@ class _Reader:
         blob = await self.client.get_blob(
             self.repository, config_digest, max_bytes=MAX_CONFIG_BYTES
         )
-        image_config = _parse_object(blob, self.where, "image config")
+        image_config = self.where.json_object(blob, "image config")
         created = image_config.get("created")
         self._created[digest] = parse_time(created) if isinstance(created, str) else None
         return image_config
@@ -191,7 +191,7 @@ class _Reader:
     async def _child(self, digest: str, expected: frozenset[str]) -> _Json:
         self._spend()
         manifest = await self.client.get_manifest(self.repository, digest)
-        document = _parse_object(manifest.body, self.where, "manifest")
+        document = self.where.json_object(manifest.body, "manifest")
         if _media_type(manifest.media_type, document, self.where) not in expected:
             raise self.where.error(
                 BadResponseError, f"manifest {digest} is not of the type its index entry declares"
@@ -252,16 +252,6 @@ def parse_time(text: str) -> float | None:
         return when.timestamp()
     except (OverflowError, OSError):
         return None
-
-
-def _parse_object(body: bytes, where: Where, what: str) -> _Json:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise where.error(BadResponseError, f"{what} is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise where.error(BadResponseError, f"{what} is not a JSON object")
-    return document
 
 
 def _media_type(content_type: str, document: _Json, where: Where) -> str:

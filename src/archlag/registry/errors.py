@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
 
@@ -60,6 +60,20 @@ class Where:
         return cls(
             message, registry=self.registry, repository=self.repository, reference=self.reference
         )
+
+    def json_object(self, body: bytes, what: str) -> dict[str, Any]:
+        """``body`` parsed as a JSON object.
+
+        Raises:
+            BadResponseError: not JSON (or nested too deeply to parse), or not an object.
+        """
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise self.error(BadResponseError, f"{what} is not JSON") from None
+        if not isinstance(document, dict):
+            raise self.error(BadResponseError, f"{what} is not a JSON object")
+        return document
 
     def unsupported(self, reason: str, message: str) -> UnsupportedManifestError:
         return UnsupportedManifestError(

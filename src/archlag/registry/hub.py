@@ -20,7 +20,6 @@ entries, and when one platform appears twice (Windows ``os_version``\\s) the fir
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -109,7 +108,7 @@ class HubClient(SessionClient):
         visited: set[httpx.URL] = set()
         for _ in range(max_pages):
             visited.add(url)
-            page = _parse_object((await self._get(url, where)).body, where, "tags page")
+            page = where.json_object((await self._get(url, where)).body, "Docker Hub tags page")
             results = page.get("results")
             if not isinstance(results, list):
                 raise where.error(BadResponseError, "tags page has no 'results' list")
@@ -136,7 +135,7 @@ class HubClient(SessionClient):
         reply = await self._get(
             self._url(f"/v2/namespaces/{namespace}/repositories/{name}/tags/{tag}"), where
         )
-        return _parse_tag(_parse_object(reply.body, where, "tag"), where)
+        return _parse_tag(where.json_object(reply.body, "Docker Hub tag"), where)
 
     def _url(self, path: str) -> httpx.URL:
         return httpx.URL(str(self._base) + path)
@@ -192,7 +191,7 @@ class HubClient(SessionClient):
             if isinstance(error, UnauthorizedError) or reply.status == 400:
                 raise where.error(UnauthorizedError, error.message)
             raise error
-        document = _parse_object(reply.body, where, "login response")
+        document = where.json_object(reply.body, "Docker Hub login response")
         token = document.get("access_token") or document.get("token")
         if not isinstance(token, str) or not token:
             raise where.error(BadResponseError, "Docker Hub login response has no access_token")
@@ -217,16 +216,6 @@ def _split(repository: str) -> tuple[str, str]:
 
 def _newest_first(tag: HubTag) -> tuple[bool, float]:
     return tag.last_pushed is None, -(tag.last_pushed or 0.0)
-
-
-def _parse_object(body: bytes, where: Where, what: str) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise where.error(BadResponseError, f"Docker Hub {what} is not JSON") from None
-    if not isinstance(document, dict):
-        raise where.error(BadResponseError, f"Docker Hub {what} is not a JSON object")
-    return document
 
 
 def _parse_tag(item: object, where: Where) -> HubTag:

@@ -13,7 +13,6 @@ Rows without a manifest digest (legacy image-only tags) are skipped; wrong types
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -116,11 +115,8 @@ class QuayClient(SessionClient):
 
 
 def _parse_page(body: bytes, where: Where) -> Mapping[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise where.error(BadResponseError, "Quay tag history is not JSON") from None
-    if not isinstance(document, dict) or not isinstance(document.get("tags"), list):
+    document = where.json_object(body, "Quay tag history")
+    if not isinstance(document.get("tags"), list):
         raise where.error(BadResponseError, "Quay tag history has no 'tags' list")
     return document
 
