@@ -432,3 +432,21 @@ def bargauge(
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         },
     )
+
+
+def repository_variables(*, multi: bool = True) -> list[Json]:
+    """``job``, ``registry`` and ``repository`` variables, each narrowed by the one before."""
+    watches = "archlag_watch_poll_interval_seconds"
+    return [
+        query_variable("job", "Job", "archlag_build_info", "job"),
+        query_variable(
+            "registry", "Registry", f'{watches}{{job=~"$job"}}', "registry", multi=multi
+        ),
+        query_variable(
+            "repository",
+            "Repository",
+            f'{watches}{{job=~"$job", registry=~"$registry"}}',
+            "repository",
+            multi=multi,
+        ),
+    ]

@@ -11,7 +11,7 @@ from dashgen.grafana import (
     Target,
     dashboard,
     heatmap,
-    query_variable,
+    repository_variables,
     stat,
     steps,
     table,
@@ -206,19 +206,7 @@ def build() -> Json:
         title="archlag overview",
         description="Multi-arch publication lag across every watched repository.",
         variables=[
-            query_variable("job", "Job", "archlag_build_info", "job"),
-            query_variable(
-                "registry",
-                "Registry",
-                'archlag_watch_poll_interval_seconds{job=~"$job"}',
-                "registry",
-            ),
-            query_variable(
-                "repository",
-                "Repository",
-                'archlag_watch_poll_interval_seconds{job=~"$job", registry=~"$registry"}',
-                "repository",
-            ),
+            *repository_variables(),
         ],
         layout=layout,
     )
