@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 from typing import Any
 
 import httpx
@@ -25,12 +23,10 @@ from archlag.registry import (
 )
 from archlag.registry.auth import Challenge, parse_challenges
 from archlag.secrets import Secret
+from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-INDEX_BODY = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
-INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX_BODY).hexdigest()
 HUB_CHALLENGE = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'
 PASSWORD = "hunter2-planted-password"
 USER = "alice"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -26,20 +25,16 @@ from archlag.registry import (
     ServerError,
     UnauthorizedError,
 )
+from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio
 
 BASE = "https://registry.example"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-INDEX_BODY = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def sha256(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-INDEX_DIGEST = sha256(INDEX_BODY)
 
 
 class Recorder:

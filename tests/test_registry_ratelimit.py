@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import json
 import selectors
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,12 +24,10 @@ from archlag.registry import (
     RetryPolicy,
 )
 from archlag.registry.ratelimit import Backoff, parse_rate_limit, requested_wait
+from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-INDEX_BODY = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
-INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX_BODY).hexdigest()
 WALL = 1_800_000_000.0  # the simulated wall clock at the start of every test
 HUB_HEADERS = {
     "ratelimit-limit": "100;w=21600",

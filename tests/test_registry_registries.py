@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +24,10 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.secrets import Secret
+from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-INDEX_BODY = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
-INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX_BODY).hexdigest()
 CONFIG = b'{"architecture": "amd64", "os": "windows"}'
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
 UNAUTHORIZED = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
