@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer, RegistryServerError
+
+# Property tests run on small, shared CI machines: no per-example deadline (timing is for
+# benchmarks), and a fixed example count so that the suite's duration stays predictable.
+settings.register_profile(
+    "archlag", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("archlag")
 
 
 @pytest.fixture
