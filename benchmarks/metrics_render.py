@@ -1,6 +1,10 @@
 """Benchmark: render /metrics for many tags (default 10,000 tags x 4 platforms).
 
 Prints numbers; asserts nothing. Usage: python benchmarks/metrics_render.py [TAGS] [ROUNDS]
+
+``render_seconds`` is a whole rendering of every repository; ``rerender_one_repository_seconds``
+is what archlag does after a poll changed one repository (the others' samples are reused), and
+``serve_seconds`` what one scrape costs once a rendering exists.
 """
 
 from __future__ import annotations
@@ -9,15 +13,15 @@ import statistics
 import sys
 import time
 
-from archlag.collector import render, snapshot_families
-from archlag.model import Content, apply_content
+from archlag.metrics import Exposition
+from archlag.model import Content, apply_content, begin_expectations
 from archlag.platforms import parse_platform
 from archlag.state import RepositoryState, Snapshot
 
 PLATFORMS = [parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7", "linux/386")]
 
 
-def build(tags: int) -> Snapshot:
+def build(tags: int) -> list[RepositoryState]:
     repos = []
     per_repo = 100
     for r in range(max(tags // per_repo, 1)):
@@ -26,26 +30,51 @@ def build(tags: int) -> Snapshot:
             name = f"1.{t}.0"
             found = Content(f"sha256:{r}-{t}", {p: f"sha256:{r}-{t}-{p}" for p in PLATFORMS[:3]})
             repo.tags[name] = apply_content(None, name, found, 1_700_000_000.0 + t).state
+        begin_expectations(repo.tags, frozenset(PLATFORMS))
         repo.selected = tuple(repo.tags)
-        repo.expected = dict.fromkeys(repo.tags, frozenset(PLATFORMS))
         repos.append(repo)
-    return Snapshot(tuple(r.snapshot(60, 1800) for r in repos))
+    return repos
+
+
+def timed(rounds: int, action) -> list[float]:
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def summary(name: str, timings: list[float]) -> str:
+    return (
+        f"{name} min={min(timings):.4f} median={statistics.median(timings):.4f} "
+        f"max={max(timings):.4f} rounds={len(timings)}"
+    )
 
 
 def main() -> None:
     tags = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    snapshot = build(tags)
-    timings, size = [], 0
-    for _ in range(rounds):
-        started = time.perf_counter()
-        size = len(render(snapshot_families(snapshot, "bench"), openmetrics=True).encode())
-        timings.append(time.perf_counter() - started)
+    repos = build(tags)
+
+    def snapshot() -> Snapshot:
+        return Snapshot(tuple(r.snapshot(60, 1800) for r in repos))
+
+    def full() -> None:
+        Exposition(snapshot).prime()
+
+    exposition = Exposition(snapshot)
+    exposition.prime()
+
+    def one_repository() -> None:
+        repos[0].generation += 1
+        exposition._latest = exposition._render(snapshot())  # what the renderer task does
+
+    size = len(b"".join(exposition.body(openmetrics=True)))
     print(f"tags={tags} platforms_per_tag={len(PLATFORMS)} bytes={size}")
-    print(
-        f"render_seconds min={min(timings):.3f} median={statistics.median(timings):.3f} "
-        f"max={max(timings):.3f} rounds={rounds}"
-    )
+    print(summary("render_seconds", timed(rounds, full)))
+    print(summary("rerender_one_repository_seconds", timed(rounds, one_repository)))
+    print(summary("serve_seconds", timed(rounds, lambda: exposition.body(openmetrics=True))))
 
 
 if __name__ == "__main__":

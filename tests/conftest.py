@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from archlag.store import SQLiteStore
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer, RegistryServerError
 
@@ -53,3 +54,11 @@ def pusher(registry: RegistryServer) -> Iterator[Pusher]:
     """A Pusher bound to the ``registry`` fixture."""
     with Pusher(registry.url) as client:
         yield client
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """A real SQLite state file under tmp_path."""
+    opened = SQLiteStore(str(tmp_path / "state.db"))
+    yield opened
+    opened.close()

@@ -21,6 +21,9 @@ ALERTS = {
     "ArchlagRegistryDown",
     "ArchlagExporterDown",
     "ArchlagStalePolling",
+    "ArchlagWatchFailing",
+    "ArchlagRepositoryNotFound",
+    "ArchlagStateFileLost",
 }
 
 

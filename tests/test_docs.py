@@ -10,11 +10,10 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from archlag.app import exposition
-from archlag.collector import RequestMetrics
-from archlag.model import Content, apply_content
+from archlag.metrics import RequestMetrics, live_families, render_snapshot
+from archlag.model import Content, apply_content, begin_expectations
 from archlag.platforms import parse_platform
-from archlag.state import RepositoryState, Snapshot
+from archlag.state import RegistryStatus, RepositoryState, Snapshot
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -23,14 +22,18 @@ def exported_metrics() -> dict[str, str]:
     """Every metric family archlag exports, with its type, from a small but full state."""
     repo = RepositoryState("docker.io", "gotify/server", (0.0, 60.0), last_poll_success=1.0)
     amd = parse_platform("linux/amd64")
-    repo.tags = {
-        "1.0": apply_content(None, "1.0", Content("sha256:i", {amd: "sha256:a"}), 1.0).state
-    }
-    repo.selected, repo.expected, repo.last_poll_ok = ("1.0",), {"1.0": frozenset({amd})}, True
+    found = Content("sha256:i", {amd: "sha256:a"})
+    state = apply_content(None, "1.0", found, 1.0, absent_at=0.5).state
+    repo.tags = begin_expectations({"1.0": state}, frozenset({amd}))
+    repo.selected, repo.last_poll_ok = ("1.0",), True
     repo.delays[amd] = repo.spread
+    repo.backfill = True
     registry = CollectorRegistry()
     RequestMetrics(registry).request_finished("docker.io", "HEAD", "ok", 0.1)
-    text = exposition(registry, Snapshot((repo.snapshot(60, 60),)), "0", False).decode()
+    live = live_families(
+        (RegistryStatus("docker.io", 100, 50, 21600.0),), state_file_ok=True, version="0"
+    )
+    text = render_snapshot(Snapshot((repo.snapshot(60, 60),)), live=live, registry=registry)
     return {f.name: f.type for f in text_string_to_metric_families(text)}
 
 

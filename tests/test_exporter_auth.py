@@ -109,7 +109,10 @@ def test_wrong_password_is_reported_without_the_password(private_registry, tmp_p
             what="an unauthorized request counted",
         )
         assert scrape.value("archlag_registry_up", registry=private_registry.host) == 0
+        status = {"registry": private_registry.host, "repository": REPO}
+        assert scrape.value("archlag_watch_status", **status, status="unauthorized") == 1
         text = visible_text(archlag)
+        assert "the registry refuses archlag&#x27;s credentials" in text
         assert "unauthorized" in text
         assert wrong not in text
         assert_no_secret(text)

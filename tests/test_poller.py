@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +11,14 @@ from archlag.model import Content
 from archlag.platforms import Platform, parse_platform
 from archlag.poller import WatchPoller
 from archlag.reference import parse_reference
-from archlag.registry import NotFoundError, RegistryConnectionError
+from archlag.registry import (
+    BadResponseError,
+    NotFoundError,
+    RegistryConnectionError,
+    UnauthorizedError,
+)
 from archlag.registry.errors import UnsupportedManifestError
 from archlag.state import Snapshot, restore
-from archlag.store import SQLiteStore
 
 AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
 BUCKETS = (0.0, 30.0, 60.0, 300.0, 1800.0)
@@ -26,7 +29,13 @@ class FakeRegistry:
     """Tags of one repository: tag -> platform -> manifest digest. Counts requests."""
 
     tags: dict[str, dict[Platform, str]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # top-level digests, if not derived
     down: bool = False
+    missing: bool = False  # the repository does not exist (404 NAME_UNKNOWN)
+    denied: bool = False  # the repository refuses archlag (401/403 on its tag list)
+    refused: bool = False  # the registry refuses archlag's credentials (GET /v2/ too)
+    listings: list[list[str]] = field(default_factory=list)  # odd listings to answer first
+    broken: set[str] = field(default_factory=set)  # tags whose manifests are unreadable
     heads: int = 0
     gets: int = 0
     pushed: dict[str, dict[Platform, float]] = field(default_factory=dict)
@@ -38,11 +47,17 @@ class FakeRegistry:
         self.tags[tag] = {p: f"sha256:{tag}-{p}-{build}".replace("/", "_") for p in platforms}
 
     def _digest(self, tag: str) -> str:
-        return "sha256:" + "+".join(sorted(self.tags[tag].values()))
+        return self.digests.get(tag) or "sha256:" + "+".join(sorted(self.tags[tag].values()))
 
     async def list_tags(self, repository: str) -> list[str]:
         if self.down:
             raise RegistryConnectionError("connection refused", registry="127.0.0.1:5000")
+        if self.missing:
+            raise NotFoundError("NAME_UNKNOWN: repository name not known", registry="r")
+        if self.denied or self.refused:
+            raise UnauthorizedError("HTTP 401: UNAUTHORIZED: authentication required", registry="r")
+        if self.listings:
+            return self.listings.pop(0)
         return list(self.tags)
 
     async def head_digest(self, repository: str, tag: str) -> str | None:
@@ -61,6 +76,8 @@ class FakeRegistry:
             raise RegistryConnectionError("connection refused", registry="127.0.0.1:5000")
         if tag in self.unsupported:
             raise UnsupportedManifestError("schema 1", reason="schema1", registry="127.0.0.1:5000")
+        if tag in self.broken:
+            raise BadResponseError("manifest is not JSON", registry="127.0.0.1:5000")
         built = self.built.get(tag, {}) if with_created else {}
         return Content(self._digest(tag), dict(self.tags[tag]), self.pushed.get(tag, {}), built)
 
@@ -69,6 +86,12 @@ class FakeRegistry:
 
     async def push_times(self, repository: str) -> dict[str, float]:
         return dict(self.tag_pushed)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise RegistryConnectionError("connection refused", registry="127.0.0.1:5000")
+        if self.refused:
+            raise UnauthorizedError("HTTP 401: UNAUTHORIZED", registry="127.0.0.1:5000")
 
 
 class Clock:
@@ -79,8 +102,8 @@ class Clock:
         return self.now
 
 
-def make_poller(store, source, clock, **settings) -> WatchPoller:
-    watch = Watch(parse_reference("127.0.0.1:5000/demo/app"), WatchSettings(**settings))
+def make_poller(store, source, clock, registry="127.0.0.1:5000", **settings) -> WatchPoller:
+    watch = Watch(parse_reference(f"{registry}/demo/app"), WatchSettings(**settings))
     record = store.load(watch.registry, watch.repository)
     state = restore(
         record,
@@ -104,13 +127,6 @@ def available(poller: WatchPoller, tag: str) -> dict[str, int]:
     platforms = view.expected | view.state.publication.platforms.keys()
     states = view.state.publication.platforms
     return {str(p): int(p in states and states[p].present) for p in platforms}
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    store = SQLiteStore(str(tmp_path / "state.db"))
-    yield store
-    store.close()
 
 
 @pytest.mark.anyio
@@ -139,7 +155,7 @@ async def test_staggered_release_gives_one_spread_observation(store) -> None:
 
 
 @pytest.mark.anyio
-async def test_registry_down_keeps_state_and_marks_failure(store) -> None:
+async def test_registry_down_keeps_state_and_marks_failure(store, caplog) -> None:
     registry, clock = FakeRegistry(), Clock()
     registry.publish("1.0", AMD, ARM)
     poller = make_poller(store, registry, clock)
@@ -149,13 +165,17 @@ async def test_registry_down_keeps_state_and_marks_failure(store) -> None:
     await poller.poll()
     snap = snapshot(poller)
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": False}
+    assert (snap.status.reason, snap.status.since) == ("unreachable", clock.now)
     assert available(poller, "1.0") == {"linux/amd64": 1, "linux/arm64": 1}
     assert snap.last_poll_success == 1_000_000.0
     assert snap.poll_errors == 1
     registry.down = False
     clock.now += 60
-    await poller.poll()
+    with caplog.at_level("INFO", logger="archlag.poller"):
+        await poller.poll()
     assert Snapshot((snapshot(poller),)).registries_up() == {"127.0.0.1:5000": True}
+    assert snapshot(poller).status.reason == "ok"
+    assert any(r.getMessage() == "watch_recovered" for r in caplog.records), "recovery is logged"
 
 
 @pytest.mark.anyio
@@ -213,7 +233,13 @@ async def test_selection_limit_filters_and_deletions(store) -> None:
     del registry.tags["1.7.5"]
     clock.now += 60
     await poller.poll()
+    assert [v.state.tag for v in snapshot(poller).tags] == ["1.7.5", "1.10.0"], (
+        "one look is not enough"
+    )
+    clock.now += 60
+    await poller.poll()
     assert [v.state.tag for v in snapshot(poller).tags] == ["1.10.0", "1.9.0"]
+    assert "1.7.5" in poller.state.tags, "its record stays"
 
 
 @pytest.mark.anyio

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
 from archlag import landing
 from archlag.app import Readiness, create_app
 from archlag.config import Config, RegistrySettings
-from archlag.model import PlatformState, Publication, TagState
+from archlag.metrics import Exposition
+from archlag.model import CONFIGURED, Expectation, PlatformState, Publication, TagState
 from archlag.platforms import Platform, parse_platform
 from archlag.secrets import Secret
-from archlag.state import HistogramSnapshot, RepositorySnapshot, Snapshot, TagView
+from archlag.state import HistogramSnapshot, RepositorySnapshot, Snapshot, TagView, WatchStatus
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.chromium import Chromium
 from tests.support.pusher import Pusher
@@ -54,6 +54,7 @@ class Matrix(HTMLParser):
         super().__init__()
         self.repositories: dict[str, Cells] = {}
         self.status: dict[tuple[str, str], str] = {}
+        self.notes: dict[tuple[str, str], list[str]] = {}
         self.row_class: dict[tuple[str, str], str] = {}
         self.elements: list[str] = []
         self.links: list[str] = []
@@ -78,6 +79,8 @@ class Matrix(HTMLParser):
             self._cell = attributes.get("data-platform", "status")
             self._cell_class = attributes.get("class", "")
             self._buffer = []
+        elif tag == "small" and self._cell == "status" and self._buffer is not None:
+            self._buffer.append("\0")  # the state ends where the first note begins
         elif tag == "a":
             self.links.append(attributes.get("href", ""))
         elif tag == "title":
@@ -87,10 +90,13 @@ class Matrix(HTMLParser):
         if tag == "td" and self._buffer is not None:
             text = " ".join("".join(self._buffer).split())
             if self._cell == "status":
-                self.status[(self._repo, self._tag)] = text
+                state, *notes = "".join(self._buffer).split("\0")
+                self.status[(self._repo, self._tag)] = " ".join(state.split())
+                self.notes[(self._repo, self._tag)] = [" ".join(n.split()) for n in notes]
             else:
                 self.repositories[self._repo][self._tag][self._cell] = (self._cell_class, text)
             self._buffer = None
+            self._cell = ""
         elif tag == "title" and self._buffer is not None:
             self.title = "".join(self._buffer)
             self._buffer = None
@@ -113,11 +119,18 @@ def view(
     *expected: Platform,
     gone: tuple[Platform, ...] = (),
     digest: str = "sha256:" + "1" * 64,
+    last_absent: dict[Platform, float] | None = None,
+    baseline: bool = False,
+    error: str = "",
 ) -> TagView:
-    states = {p: PlatformState(digest, at) for p, at in platforms.items()}
+    bounds = last_absent or {}
+    states = {
+        p: PlatformState(digest, at, last_absent=bounds.get(p)) for p, at in platforms.items()
+    }
     states |= {p: PlatformState(digest, first_seen, present=False) for p in gone}
-    publication = Publication(1, first_seen, states)
-    return TagView(TagState(tag, digest, publication, first_seen), frozenset(expected))
+    expectation = Expectation(frozenset(expected), CONFIGURED)
+    publication = Publication(1, first_seen, states, baseline, False, expectation)
+    return TagView(TagState(tag, digest, publication, first_seen), error)
 
 
 def repository(
@@ -125,6 +138,7 @@ def repository(
     registry: str = "127.0.0.1:5000",
     name: str = "demo/app",
     ok: bool | None = True,
+    status: WatchStatus | None = None,
 ) -> RepositorySnapshot:
     empty = HistogramSnapshot((), (0,), 0.0)
     return RepositorySnapshot(
@@ -139,6 +153,7 @@ def repository(
         spread=empty,
         delays={},
         regressions={},
+        status=status or WatchStatus("ok" if ok else "unreachable", "", NOW - 42),
     )
 
 
@@ -163,9 +178,9 @@ def test_matrix_cells_say_present_after_first_missing_for_and_gone() -> None:
     }
     assert cells["2.0"]["linux/arm64"] == ("present", "present +2m after first")
     assert cells["2.0"]["linux/arm/v7"] == ("absent", "–")
-    assert page.row_class[("127.0.0.1:5000/demo/app", "2.0")] == "complete"
+    assert page.row_class[("127.0.0.1:5000/demo/app", "2.0")] == "complete measured"
     assert page.status[("127.0.0.1:5000/demo/app", "2.0")] == "complete"
-    assert page.row_class[("127.0.0.1:5000/demo/app", "2.1")] == "incomplete"
+    assert page.row_class[("127.0.0.1:5000/demo/app", "2.1")] == "incomplete measured"
     assert page.status[("127.0.0.1:5000/demo/app", "2.1")] == "⚠ incomplete"
     assert page.status[("127.0.0.1:5000/demo/app", "1.9")] == "⚠ incomplete, stalled"
     text = " ".join("".join(page.text).split())
@@ -181,6 +196,33 @@ def test_failed_poll_and_empty_states_are_shown() -> None:
     assert "the latest poll failed</span> (3 failed so far)" in html
     assert "No tags yet." in html
     assert "No watches configured." in landing.render(Snapshot(()), "1", now=NOW)
+
+
+def test_status_history_precision_and_judgement_are_shown() -> None:
+    seen = {AMD: NOW - 600, ARM: NOW - 580}
+    measured = view("2.0", NOW - 600, seen, AMD, ARM, last_absent={AMD: NOW - 603, ARM: NOW - 585})
+    baseline = view("1.0", NOW - 9000, {AMD: NOW - 9000, ARM: NOW - 9000}, AMD, ARM, baseline=True)
+    broken = view("0.9", NOW - 9500, {AMD: NOW - 9500}, AMD, error="manifest is not JSON")
+    repo = repository(measured, baseline, broken)
+    missing = WatchStatus("not_found", "repository not found: it has no tags yet", NOW - 120)
+    snapshot = Snapshot((repo, repository(registry="ghcr.io", name="o/new", status=missing)))
+
+    page = Matrix(landing.render(snapshot, "1", now=NOW))
+
+    app = "127.0.0.1:5000/demo/app"
+    assert page.repositories[app]["2.0"]["linux/arm64"] == (
+        "present",
+        "present +20s after first, ±5s",
+    ), "the delay with the precision of polled times (the wider of its two ends)"
+    assert page.repositories[app]["1.0"]["linux/arm64"] == ("present", "present first")
+    assert page.row_class[(app, "1.0")] == "complete baseline"
+    assert (
+        page.notes[(app, "1.0")][0] == "baseline: complete when archlag first looked, not measured"
+    )
+    assert page.notes[(app, "2.0")] == ["expects: the configured platforms"]
+    assert "latest check failed: manifest is not JSON" in page.notes[(app, "0.9")]
+    text = " ".join("".join(page.text).split())
+    assert "repository not found for 2m: repository not found: it has no tags yet" in text
 
 
 def hostile_snapshot() -> Snapshot:
@@ -263,7 +305,8 @@ def test_hostile_strings_render_as_text_in_chromium(tmp_path) -> None:
 async def get(path: str, config: Config | None = None) -> httpx.Response:
     """GET ``path`` from the ASGI app, in process."""
     snapshot = Snapshot((repository(view("1.0", NOW, {AMD: NOW}, AMD)),))
-    app = create_app(CollectorRegistry(), lambda: snapshot, Readiness(0, 0), "1.0", config=config)
+    exposition = Exposition(lambda: snapshot)
+    app = create_app(exposition, lambda: snapshot, Readiness(0, 0), "1.0", config=config)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://archlag") as client:
         return await client.get(path)
@@ -276,7 +319,6 @@ async def get(path: str, config: Config | None = None) -> httpx.Response:
         ("", None),
         ("?refresh=30", "30"),
         ("?refresh=1", "5"),
-        ("?refresh=x", None),
         ("?refresh=0", None),
         ("?refresh=999999", "3600"),
     ],
@@ -292,6 +334,15 @@ async def test_auto_refresh_is_optional_and_bounded(query: str, meta: str | None
     else:
         assert f"<meta http-equiv='refresh' content='{meta}'>" in response.text
         assert "Stop auto-refresh" in response.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", ["x", "²", "-5", "1" * 40, "30s", "%00"])
+async def test_a_bad_refresh_is_a_400_with_a_reason(value: str) -> None:
+    response = await get(f"/?refresh={value}")
+
+    assert response.status_code == 400
+    assert response.text == "Bad request: refresh must be a whole number of seconds.\n"
 
 
 @pytest.mark.anyio
@@ -356,7 +407,7 @@ def test_status_page_in_chromium_against_the_real_registry(tmp_path) -> None:
                 "linux/arm64": ("present", "present first"),
             }
             assert page.repositories[app]["1.1"]["linux/arm64"][0] == "missing"
-            assert page.row_class[(app, "1.1")] == "incomplete"
+            assert page.row_class[(app, "1.1")] == "incomplete measured"
 
             time.sleep(1.2)  # so that the late platform arrives whole seconds after the first
             new_arm = pusher.push_image("demo/app", "linux/arm64", seed="1.1")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archlag.model import Content, apply_content, settle
+from archlag.model import Content, apply_content, begin_expectations, settle
 from archlag.platforms import parse_platform
 from archlag.state import restore
-from archlag.store import _MIGRATIONS, SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
+from archlag.store import MIGRATIONS, SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
 
 AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 REPO = ("127.0.0.1:5000", "demo/app")
@@ -20,8 +20,8 @@ def _completed_state():
     first = apply_content(None, "1.0", Content("sha256:i1", {AMD: "sha256:a"}), 100.0).state
     second = apply_content(
         first, "1.0", Content("sha256:i2", {AMD: "sha256:a", ARM: "sha256:b"}), 160.0
-    )
-    return settle(second.state, frozenset({AMD, ARM}))
+    ).state
+    return settle(begin_expectations({"1.0": second}, frozenset({AMD, ARM}))["1.0"])
 
 
 def _record(**changes) -> PollRecord:
@@ -74,9 +74,9 @@ def test_observations_are_never_written_twice(tmp_path: Path) -> None:
     state, completion = _completed_state()
     assert completion is not None
     store = SQLiteStore(str(tmp_path / "a.db"))
-    for _ in range(2):
-        store.save(_record(tags_changed=(state,), completions=(completion,)))
+    saved = [store.save(_record(tags_changed=(state,), completions=(completion,))) for _ in "ab"]
     assert len(store.load(*REPO).observations) == 3  # spread + two delays, once
+    assert saved == [(completion,), ()], "the second save says nothing new was observed"
 
 
 def test_a_failed_poll_write_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -103,14 +103,20 @@ def test_a_failed_poll_write_leaves_nothing_behind(tmp_path: Path) -> None:
     assert record.observations == ()
 
 
-def test_deleted_tags_leave_the_store(tmp_path: Path) -> None:
+def test_absent_tags_keep_their_records_until_forgotten(tmp_path: Path) -> None:
     state, _ = _completed_state()
     store = SQLiteStore(str(tmp_path / "a.db"))
-    store.save(_record(listed_added={"1.0": 1.0}, tags_changed=(state,)))
-    store.save(_record(listed_removed=frozenset({"1.0"}), tags_removed=frozenset({"1.0"})))
+    store.save(_record(listed_added={"1.0": 1.0}, tags_changed=(state,), last_listing=5.0))
+    store.save(_record(listed_absent={"1.0": 7.0}))
     record = store.load(*REPO)
-    assert record.tags == {}
-    assert record.first_listed == {}
+    assert record.tags["1.0"] == state, "a tag that left the listing keeps its history"
+    assert (record.first_listed, record.absent_since) == ({"1.0": 1.0}, {"1.0": 7.0})
+    assert record.last_listing is None, "each poll writes the time of its listing"
+    store.save(_record(listed_absent={"1.0": None}))
+    assert store.load(*REPO).absent_since == {}
+    store.save(_record(forgotten=frozenset({"1.0"})))
+    record = store.load(*REPO)
+    assert (record.tags, record.first_listed) == ({}, {})
 
 
 def test_memory_store_works_and_keeps_nothing() -> None:
@@ -146,7 +152,7 @@ def test_corrupt_file_gives_a_clear_error(tmp_path: Path, garbage: bytes) -> Non
 def test_version_1_file_is_migrated_keeping_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[1])
+    db.executescript(MIGRATIONS[1])
     db.execute("INSERT INTO tags VALUES ('r', 'p', '1.0', 'sha256:i', 5.0, 1, 3.0, 1, 0)")
     db.execute("INSERT INTO platforms VALUES ('r', 'p', '1.0', 'linux/amd64', 'sha256:a', 3.0, 1)")
     db.execute("INSERT INTO observations VALUES ('r', 'p', '1.0', 3.0, 1, 'spread', '', 9.0)")

@@ -1,67 +1,95 @@
 """HTTP endpoints: ``/metrics``, ``/`` (status page), ``/-/config``, ``/-/healthy``, ``/-/ready``.
 
 ``/?refresh=N`` makes the status page reload itself every N seconds (at least 5); ``/-/config``
-shows the loaded configuration with secrets redacted.
+shows the loaded configuration with secrets redacted. A query string the endpoints cannot use is
+answered 400 with a one-line reason, never 500.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-import anyio
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from archlag import landing
-from archlag.collector import render, snapshot_families
 from archlag.config import Config
 from archlag.config_view import render_config
+from archlag.metrics import OPENMETRICS, TEXT, Exposition
+from archlag.metrics.hold import Scraper
 from archlag.state import Snapshot
 
-TEXT = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 # The pages run no script at all; say so, and keep browsers from sniffing types or framing them.
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-
-def exposition(
-    registry: CollectorRegistry, snapshot: Snapshot, version: str, openmetrics: bool
-) -> bytes:
-    """The whole /metrics body: the snapshot's families, then archlag's own instrumentation."""
-    body = render(snapshot_families(snapshot, version), openmetrics=openmetrics)
-    if openmetrics:
-        own: str = generate_openmetrics(registry).decode()  # type: ignore[no-untyped-call]
-        return (body + own.removesuffix("# EOF\n") + "# EOF\n").encode()
-    return (body + generate_latest(registry).decode()).encode()
+_SCRAPE_HEADER = "x-prometheus-scrape-timeout-seconds"  # sent by Prometheus and its kin
+_MAX_QUERY_VALUE = 16
 
 
 class Readiness:
-    """Ready once every watch has finished its first poll, or after a timeout."""
+    """Ready once every watch has finished its first poll (or after a timeout), and while the
+    state file can be written."""
 
-    def __init__(self, watches: int, timeout: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        watches: int,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+        problem: Callable[[], str | None] = lambda: None,
+    ):
         self._pending = watches
         self._deadline = clock() + timeout
         self._clock = clock
+        self._problem = problem
 
     def first_poll_done(self) -> None:
         self._pending = max(self._pending - 1, 0)
 
     @property
     def ready(self) -> bool:
-        return self._pending == 0 or self._clock() >= self._deadline
+        return self.reason is None
+
+    @property
+    def reason(self) -> str | None:
+        """Why archlag is not ready, or None."""
+        problem = self._problem()
+        if problem is not None:
+            return problem
+        if self._pending and self._clock() < self._deadline:
+            return "first polls are still running"
+        return None
+
+
+class ChunkedBody(Response):
+    """A response sent in pieces without joining them: the big rendering is shared by every
+    scrape, so no scrape copies it."""
+
+    def __init__(self, chunks: Sequence[bytes], media_type: str) -> None:
+        super().__init__(b"", media_type=media_type)
+        self._chunks = [chunk for chunk in chunks if chunk]
+        self.headers["content-length"] = str(sum(len(chunk) for chunk in self._chunks))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        if scope.get("method") == "HEAD" or not self._chunks:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        for index, chunk in enumerate(self._chunks):
+            last = index == len(self._chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
 
 
 def create_app(
-    registry: CollectorRegistry,
+    exposition: Exposition,
     snapshot: Callable[[], Snapshot],
     readiness: Readiness,
     version: str,
@@ -70,14 +98,16 @@ def create_app(
 ) -> Starlette:
     async def metrics(request: Request) -> Response:
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
-        current = snapshot()  # taken on the event loop, between two polls' updates
-        # Rendering 10,000 tags takes a while: keep the event loop (and the pollers) free.
-        body = await anyio.to_thread.run_sync(exposition, registry, current, version, openmetrics)
-        media = OPENMETRICS if openmetrics else TEXT
-        return Response(body, headers={"Content-Type": media})
+        chunks = exposition.body(openmetrics=openmetrics, scraper=_scraper(request))
+        return ChunkedBody(chunks, OPENMETRICS if openmetrics else TEXT)
 
     async def index(request: Request) -> Response:
-        page = landing.render(snapshot(), version, refresh=_refresh(request))
+        refresh = _refresh(request)
+        if refresh is None:
+            return PlainTextResponse(
+                "Bad request: refresh must be a whole number of seconds.\n", status_code=400
+            )
+        page = landing.render(snapshot(), version, refresh=refresh)
         return HTMLResponse(page, headers=_PAGE_HEADERS)
 
     async def configuration(request: Request) -> Response:
@@ -89,9 +119,10 @@ def create_app(
         return PlainTextResponse("Healthy.\n")
 
     async def ready(request: Request) -> Response:
-        if readiness.ready:
+        reason = readiness.reason
+        if reason is None:
             return PlainTextResponse("Ready.\n")
-        return PlainTextResponse("Not ready: first polls are still running.\n", status_code=503)
+        return PlainTextResponse(f"Not ready: {reason}.\n", status_code=503)
 
     return Starlette(
         routes=[
@@ -104,9 +135,22 @@ def create_app(
     )
 
 
-def _refresh(request: Request) -> int:
-    """``?refresh=N`` in seconds, clamped to landing's bounds, or 0 for none."""
+def _scraper(request: Request) -> Scraper | None:
+    """Who scrapes, when it is a Prometheus (or an agent speaking its scrape protocol)."""
+    if _SCRAPE_HEADER not in request.headers:
+        return None
+    host = request.client.host if request.client is not None else ""
+    return host, request.headers.get("user-agent", "")[:200]
+
+
+def _refresh(request: Request) -> int | None:
+    """``?refresh=N`` in seconds, clamped to landing's bounds; 0 for none; None if unusable."""
     value = request.query_params.get("refresh", "")
-    if not value.isdigit() or int(value) == 0:
+    if not value:
         return 0
-    return min(max(int(value), landing.MIN_REFRESH_SECONDS), landing.MAX_REFRESH_SECONDS)
+    if len(value) > _MAX_QUERY_VALUE or not (value.isascii() and value.isdigit()):
+        return None
+    seconds = int(value)
+    if seconds == 0:
+        return 0
+    return min(max(seconds, landing.MIN_REFRESH_SECONDS), landing.MAX_REFRESH_SECONDS)

@@ -4,6 +4,9 @@ A tag is usually one name. With a watch's ``platform_tags``, it is its own name 
 plus its per-architecture suffix tags; their digests combine into one, so an unchanged tag still
 costs only ``HEAD`` requests. Manifests archlag cannot read are counted by reason and not fetched
 again until their digest changes.
+
+A failure while checking one tag is that tag's: it is recorded with a status reason
+(:func:`reason_for`) and a short message, and the other tags are checked as usual.
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ import anyio
 from archlag import logs
 from archlag.model import Content, TagState
 from archlag.platforms import Platform
-from archlag.registry import NotFoundError, RateLimitedError, RegistryError
+from archlag.registry import (
+    NotFoundError,
+    RateLimitedError,
+    RegistryConnectionError,
+    RegistryError,
+    RegistryTimeoutError,
+    ServerError,
+    UnauthorizedError,
+)
 from archlag.registry.errors import UnsupportedManifestError
 from archlag.sources import TagSource
+from archlag.state import DENIED, ERROR, NOT_FOUND, RATE_LIMITED, UNREACHABLE, UNREADABLE
 
 log = logging.getLogger("archlag.poller")
 
@@ -36,7 +48,8 @@ class Checks:
     """What the checks of one poll found."""
 
     contents: dict[str, Content | None] = field(default_factory=dict)  # None: digest unchanged
-    failures: int = 0
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # tag -> (reason, message)
+    checked: set[str] = field(default_factory=set)  # every tag looked at
     retry_after: float = 0.0
     unsupported: list[str] = field(default_factory=list)  # reasons, one per refused manifest
 
@@ -61,6 +74,7 @@ class TagChecker:
         self, target: Target, previous: TagState | None, with_created: bool, checks: Checks
     ) -> None:
         repository, tag = self._repository, target.tag
+        checks.checked.add(tag)
         combined = None
         try:
             digests = [await self._source.head_digest(repository, n) for n in target.names]
@@ -85,11 +99,27 @@ class TagChecker:
             logs.event(log, logging.WARNING, "manifest_unsupported", **self._context, tag=tag,
                        reason=exc.reason, error=exc.message)  # fmt: skip
         except RegistryError as exc:
-            checks.failures += 1
+            checks.failed[tag] = (reason_for(exc), exc.message)
             if isinstance(exc, RateLimitedError) and exc.retry_after:
                 checks.retry_after = max(checks.retry_after, exc.retry_after)
             logs.event(log, logging.WARNING, "tag_check_failed", **self._context, tag=tag,
                        result=exc.result, error=exc.message)  # fmt: skip
+        except Exception:  # a bug or an escaped parser error: this tag fails, the poll goes on
+            checks.failed[tag] = (ERROR, "archlag failed while checking this tag (see the log)")
+            log.exception(
+                "tag_check_crashed", extra={"archlag_fields": {**self._context, "tag": tag}}
+            )
+
+
+def reason_for(error: RegistryError) -> str:
+    """The watch status reason for a registry error (the tree in registry/errors.py)."""
+    kinds: list[tuple[type[RegistryError] | tuple[type[RegistryError], ...], str]] = [
+        (NotFoundError, NOT_FOUND),
+        (UnauthorizedError, DENIED),
+        (RateLimitedError, RATE_LIMITED),
+        ((ServerError, RegistryTimeoutError, RegistryConnectionError), UNREACHABLE),
+    ]
+    return next((reason for cls, reason in kinds if isinstance(error, cls)), UNREADABLE)
 
 
 def combine(names: Sequence[str], digests: Sequence[str | None]) -> str | None:

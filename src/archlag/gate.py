@@ -6,8 +6,9 @@ Hub pull quota) and a ``GET`` of the manifest, by digest, only when the digest c
 previous look. Attestation manifests never count as platforms (:func:`fetch_content` drops them).
 
 Which platforms are wanted: the ``--platform`` values, or else, as in the exporter, the union of
-the platforms of the repository's three newest *other* tags (newest by version order here, since
-a one-shot command has no first-seen times).
+the platforms of the three most recent tags *older* than the one checked. A one-shot command has
+no first-seen times, so older means a lower version here; a tag without a version in its name
+(``latest``, ``edge``) learns from the three highest versions instead.
 
 Errors: registry failures are :class:`~archlag.registry.RegistryError` (tree in
 :mod:`archlag.registry.errors`); :class:`NothingToExpectError` when no platform can be wanted.
@@ -26,8 +27,8 @@ from archlag.model import (
     PlatformState,
     Publication,
     TagState,
-    expected_platforms,
     select_tags,
+    version_key,
 )
 from archlag.platforms import Platform
 from archlag.reference import ImageReference
@@ -109,7 +110,7 @@ async def look(
 async def expectation_for(
     client: RegistryClient, image: ImageReference, wanted: frozenset[Platform]
 ) -> Expectation:
-    """The wanted platforms: ``wanted`` if given, else learned from the three newest other tags.
+    """The wanted platforms: ``wanted`` if given, else learned from the tags before this one.
 
     Raises:
         NothingToExpectError: nothing given and no other tag to learn from.
@@ -121,21 +122,30 @@ async def expectation_for(
         listed = await client.list_tags(image.repository)
     except NotFoundError:
         listed = []
-    others = select_tags([t for t in listed if t != image.tag], {}, EXPECTED_FROM_RECENT_TAGS)
+    target = image.tag or ""
+    others = _reference_tags(listed, target)
     states: dict[str, TagState] = {}
     for tag in others:
         content = await look(client, image.repository, tag)
         if content is not None:
             states[tag] = _state(tag, content)
-    if not states:
+    if not states and (others or not any(t != target for t in listed)):
         raise NothingToExpectError(
             f"{image.registry}/{image.repository} has no other tags to learn the expected "
             "platforms from: name them with --platform"
         )
-    target = image.tag or ""
-    states[target] = TagState(target, "", Publication(1, 0.0), 0.0)
-    learned = expected_platforms(frozenset(), states)[target]
+    # Nothing older (the oldest version): judged by its own platforms, as the exporter does.
+    learned = frozenset().union(*(s.publication.present for s in states.values()))
     return Expectation(learned, FROM_RECENT_TAGS, tuple(t for t in others if t in states))
+
+
+def _reference_tags(listed: list[str], target: str) -> list[str]:
+    """The tags a check of ``target`` learns from: the highest versions below it, or, for a tag
+    with no version in its name, the highest versions of all."""
+    others = [t for t in listed if t != target]
+    if any(char.isdigit() for char in target):
+        others = [t for t in others if version_key(t) < version_key(target)]
+    return select_tags(others, {}, EXPECTED_FROM_RECENT_TAGS)
 
 
 def _state(tag: str, content: TagContent) -> TagState:

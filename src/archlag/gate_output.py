@@ -59,11 +59,10 @@ def table(report: Report, *, waited: float | None = None) -> str:
         lines.append(f"digest  {content.digest}")
         lines.append(f"type    {kind}")
     expectation = report.expectation
-    source = (
-        "--platform"
-        if expectation.source == FROM_FLAGS
-        else "tags " + ", ".join(expectation.learned_from)
-    )
+    source = "--platform"
+    if expectation.source != FROM_FLAGS:
+        learned = ", ".join(expectation.learned_from)
+        source = f"tags {learned}" if learned else "no older tag: any platform counts"
     lines += textwrap.wrap(
         f"wanted  {_names(expectation.platforms)} (from {source})",
         WIDTH,

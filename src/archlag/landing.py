@@ -1,9 +1,11 @@
 """The status page at ``/``: per watched repository, its newest tags against its platforms.
 
 Each cell says whether the platform is present and how long after the tag's first platform it
-appeared, or how long it has been missing; incomplete tags are highlighted (and say so in text,
-not only in colour). Plain server-rendered HTML with a little CSS and no script; ``refresh``
-adds a ``<meta http-equiv="refresh">``.
+appeared (with the precision of that figure), or how long it has been missing; incomplete tags
+are highlighted (and say so in text, not only in colour). Each tag says whether archlag saw its
+publication begin (measured) or found it complete (baseline), and what it was judged by. Each
+repository says its watch's status and, when a poll failed, why. Plain server-rendered HTML
+with a little CSS and no script; ``refresh`` adds a ``<meta http-equiv="refresh">``.
 
 Every string that came from a registry or the config (registry, repository, tag, platform,
 digest) goes through :func:`html.escape`, in text and in attribute values alike.
@@ -15,8 +17,9 @@ import time
 from html import escape
 
 from archlag.durations import format_duration
+from archlag.model import CONFIGURED, LEARNED, LEGACY, Publication, delay_uncertainty
 from archlag.platforms import Platform
-from archlag.state import RepositorySnapshot, Snapshot, TagView
+from archlag.state import OK, PENDING, RepositorySnapshot, Snapshot, TagView, WatchStatus
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d1d1f;max-width:80em}
@@ -34,6 +37,8 @@ td.absent{color:#999}
 tr.incomplete th,tr.incomplete td.status{background:#ffe89a}
 tr.incomplete th{border-left:.35em solid #d99a00}
 td.status{white-space:nowrap}
+td.status small{display:block;white-space:normal}
+tr.baseline th{font-style:italic}
 small{color:#555;font-weight:normal}
 .failed{color:#b00020;font-weight:600}
 """
@@ -73,6 +78,17 @@ def _clock(at: float) -> str:
     return f"<time datetime='{stamp}'>{stamp.replace('T', ' ').replace('Z', ' UTC')}</time>"
 
 
+_STATUS_TEXT = {
+    "not_found": "repository not found",
+    "denied": "access to this repository denied",
+    "unauthorized": "the registry refuses archlag's credentials",
+    "unreadable": "unreadable answers",
+    "unreachable": "registry unreachable",
+    "rate_limited": "rate limited by the registry",
+    "error": "archlag error",
+}
+
+
 def _repository(index: int, repo: RepositorySnapshot, now: float) -> str:
     name = escape(f"{repo.registry}/{repo.repository}")
     if repo.last_poll_success is None:
@@ -97,7 +113,23 @@ def _repository(index: int, repo: RepositorySnapshot, now: float) -> str:
     )
     return (
         f"<section class='repository' id='repository-{index}' data-repository='{name}'>"
-        f"<h2>{name}</h2><p class='poll'>{polled}</p>{table}</section>"
+        f"<h2>{name}</h2><p class='poll'>{polled}</p>{_status(repo.status, now)}{table}"
+        "</section>"
+    )
+
+
+def _status(status: WatchStatus, now: float) -> str:
+    """The watch's status line: why the latest poll went wrong, since when."""
+    if status.reason in (OK, PENDING):
+        return ""
+    what = _STATUS_TEXT.get(status.reason, status.reason)
+    since = ""
+    if status.since is not None:
+        since = f" for {format_duration(max(now - status.since, 0.0))}"
+    detail = f": {escape(status.message)}" if status.message else ""
+    return (
+        f"<p class='watch-status' data-status='{escape(status.reason)}'>"
+        f"<span class='failed'>{escape(what)}</span>{since}{detail}</p>"
     )
 
 
@@ -107,39 +139,65 @@ def _platforms(view: TagView) -> set[Platform]:
 
 def _row(view: TagView, platforms: list[Platform], now: float, stall_after: float) -> str:
     publication = view.state.publication
-    cells = []
-    for platform in platforms:
-        name = escape(str(platform))
-        state = publication.platforms.get(platform)
-        if state is not None and state.present:
-            after = state.first_seen - publication.first_seen
-            note = f"+{format_duration(after)} after first" if after >= 1 else "first"
-            cells.append(
-                f"<td class='present' data-platform='{name}' title='{escape(state.digest)}'>"
-                f"present <small>{note}</small></td>"
-            )
-        elif state is not None:
-            cells.append(
-                f"<td class='regressed' data-platform='{name}'>gone "
-                "<small>was present, then removed</small></td>"
-            )
-        elif platform in view.expected:
-            waited = format_duration(max(now - publication.first_seen, 0.0))
-            cells.append(
-                f"<td class='missing' data-platform='{name}'>missing "
-                f"<small>for {waited}</small></td>"
-            )
-        else:
-            cells.append(f"<td class='absent' data-platform='{name}'>–</td>")
+    cells = [_cell(view, publication, platform, now) for platform in platforms]
     tag = escape(view.state.tag)
+    kind = "baseline" if publication.baseline else "measured"
+    notes = [note for note in (_history(publication), _judged_by(publication)) if note]
+    if view.error:
+        notes.append(f"latest check failed: {escape(view.error)}")
+    small = "".join(f"<small>{note}</small>" for note in notes)
     if view.complete:
-        return (
-            f"<tr class='complete' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
-            "<td class='status'>complete</td></tr>"
-        )
-    stalled = now - publication.first_seen >= stall_after
-    status = "incomplete, stalled" if stalled else "incomplete"
+        status, row = "complete", f"complete {kind}"
+    else:
+        stalled = now - publication.first_seen >= stall_after
+        status = "⚠ incomplete, stalled" if stalled else "⚠ incomplete"
+        row = f"incomplete {kind}"
     return (
-        f"<tr class='incomplete' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
-        f"<td class='status'>⚠ {status}</td></tr>"
+        f"<tr class='{row}' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
+        f"<td class='status'><span class='state'>{status}</span>{small}</td></tr>"
     )
+
+
+def _cell(view: TagView, publication: Publication, platform: Platform, now: float) -> str:
+    name = escape(str(platform))
+    state = publication.platforms.get(platform)
+    if state is not None and state.present:
+        after = state.first_seen - publication.first_seen
+        note = f"+{format_duration(after)} after first" if after >= 1 else "first"
+        error = delay_uncertainty(publication, platform)
+        if error is not None:
+            note += f", ±{format_duration(error)}" if error > 0 else ", exact"
+        return (
+            f"<td class='present' data-platform='{name}' title='{escape(state.digest)}'>"
+            f"present <small>{note}</small></td>"
+        )
+    if state is not None:
+        return (
+            f"<td class='regressed' data-platform='{name}'>gone "
+            "<small>was present, then removed</small></td>"
+        )
+    if platform in view.expected:
+        waited = format_duration(max(now - publication.first_seen, 0.0))
+        return (
+            f"<td class='missing' data-platform='{name}'>missing <small>for {waited}</small></td>"
+        )
+    return f"<td class='absent' data-platform='{name}'>–</td>"
+
+
+def _history(publication: Publication) -> str:
+    if publication.baseline:
+        return "baseline: complete when archlag first looked, not measured"
+    return "measured" if publication.observed else ""
+
+
+def _judged_by(publication: Publication) -> str:
+    expectation = publication.expectation
+    if expectation is None:
+        return "expects: not fixed yet"
+    if expectation.basis == CONFIGURED:
+        return "expects: the configured platforms"
+    if expectation.basis == LEARNED:
+        return "expects: as tags " + escape(", ".join(expectation.learned_from))
+    if expectation.basis == LEGACY:
+        return "expects: the platforms it had when archlag 0.1 judged it"
+    return "expects: its own platforms (no older tag to learn from)"

@@ -10,10 +10,19 @@ with the current publication platform by platform:
 * content with no platforms at all (an emptied index) regresses every platform of the current
   publication instead of replacing it, so the regression stays visible.
 
+A publication's :class:`Expectation` is fixed when it begins (:func:`begin_expectations`): the
+watch's configured platforms at that time, or the platforms of the tags older than it. A later
+tag that brings a new platform never makes an older publication incomplete; only a platform that
+really vanished (a regression) does.
+
 A publication is *complete* when every expected platform is present. The first time a complete
 publication is seen after archlag saw it begin, one :class:`Completion` (spread and per-platform
 delays) is produced; a publication that was already complete at the repository's first poll is a
 *baseline* and never produces one, because its history was not seen.
+
+Precision: a platform's first-seen time is when a check first saw it; the truth lies after the
+last check that saw the tag without it (``last_absent``), so each first-seen time is late by at
+most ``first_seen - last_absent`` (:func:`uncertainty`).
 """
 
 from __future__ import annotations
@@ -25,10 +34,26 @@ from dataclasses import dataclass, field, replace
 
 from archlag.platforms import Platform
 
-EXPECTED_FROM_RECENT_TAGS = 3  # learned expectations: union of this many most recent other tags
-
+EXPECTED_FROM_RECENT_TAGS = 3  # learned expectations: union of this many most recent older tags
 
 OBSERVED, REGISTRY = "observed", "registry"  # where a first-seen time came from
+SOURCES = (OBSERVED, REGISTRY)
+
+# What a publication's expected platforms were fixed from (Expectation.basis):
+CONFIGURED = "configured"  # the watch's `platforms` when the publication began
+LEARNED = "learned"  # the platforms of the most recent tags older than the publication
+OWN = "own"  # nothing to learn from: only what the publication itself has
+LEGACY = "legacy"  # from a state file of archlag 0.1: the platforms it had when judged complete
+BASES = (CONFIGURED, LEARNED, OWN, LEGACY)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """The platforms a publication is judged by, and where they came from."""
+
+    platforms: frozenset[Platform] = frozenset()
+    basis: str = OWN
+    learned_from: tuple[str, ...] = ()  # the older tags, for LEARNED
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +62,9 @@ class PlatformState:
     first_seen: float
     present: bool = True
     source: str = OBSERVED  # REGISTRY when a registry's push time was earlier than archlag's look
+    # The last check at which the tag was seen without this platform: the true first appearance
+    # lies after it. None when the platform was there the first time archlag looked.
+    last_absent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +74,28 @@ class Publication:
     platforms: Mapping[Platform, PlatformState] = field(default_factory=dict)
     baseline: bool = False  # complete at the repository's first poll: never observed
     observed: bool = False  # its Completion has been recorded
+    expectation: Expectation | None = None  # None only until begin_expectations() fixes it
 
     @property
     def present(self) -> frozenset[Platform]:
         return frozenset(p for p, s in self.platforms.items() if s.present)
 
-    def is_complete(self, expected: frozenset[Platform]) -> bool:
+    @property
+    def expected(self) -> frozenset[Platform]:
+        return self.expectation.platforms if self.expectation is not None else frozenset()
+
+    @property
+    def complete(self) -> bool:
         present = self.present
-        return bool(present) and expected <= present
+        return bool(present) and self.expected <= present
+
+    @property
+    def completed_at(self) -> float | None:
+        """When the last expected platform appeared, if the publication is complete."""
+        if not self.complete:
+            return None
+        wanted = self.expected or self.present
+        return max(self.platforms[p].first_seen for p in wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +112,7 @@ class Content:
 
     ``pushed`` holds push times a registry reported for platforms (Docker Hub's per-image
     ``last_pushed``, Quay's ``start_ts``): a platform's first-seen time is the earlier of that and
-    archlag's own look.
+    archlag's own look, when it is plausible (see :meth:`first_seen`).
     """
 
     digest: str
@@ -78,12 +120,21 @@ class Content:
     pushed: Mapping[Platform, float] = field(default_factory=dict)
     built: Mapping[Platform, float] = field(default_factory=dict)  # image config `created`
 
-    def first_seen(self, platform: Platform, now: float) -> PlatformState:
-        """A new platform's state: seen now, or when the registry says it was pushed, if earlier."""
+    def first_seen(
+        self, platform: Platform, now: float, last_absent: float | None = None
+    ) -> PlatformState:
+        """A new platform's state: seen now, or when the registry says it was pushed.
+
+        A push time counts only when it is earlier than the look and later than the last check
+        that saw the tag without the platform: an image manifest pushed by digest long before an
+        index named it says nothing about when the tag got it.
+        """
         pushed = self.pushed.get(platform)
-        if pushed is not None and 0 < pushed < now:
-            return PlatformState(self.platforms[platform], pushed, source=REGISTRY)
-        return PlatformState(self.platforms[platform], now)
+        floor = 0.0 if last_absent is None else last_absent
+        digest = self.platforms[platform]
+        if pushed is not None and floor < pushed < now:
+            return PlatformState(digest, pushed, source=REGISTRY, last_absent=last_absent)
+        return PlatformState(digest, now, last_absent=last_absent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,21 +154,35 @@ class Outcome:
     new_publication: bool = False
 
 
-def apply_content(previous: TagState | None, tag: str, content: Content, now: float) -> Outcome:
-    """Apply what one look at a tag found; ``now`` becomes its last-checked time."""
+def apply_content(
+    previous: TagState | None,
+    tag: str,
+    content: Content,
+    now: float,
+    *,
+    absent_at: float | None = None,
+) -> Outcome:
+    """Apply what one look at a tag found; ``now`` becomes its last-checked time.
+
+    ``absent_at`` is the latest time the tag was known not to exist (a listing without it), if
+    any: together with the previous check it bounds when new platforms really appeared.
+    """
+    bounds = [t for t in (absent_at, previous.last_checked if previous else None) if t]
+    last_absent = max(bounds) if bounds else None
     if previous is None:
-        return Outcome(TagState(tag, content.digest, _fresh(1, content, now), now), (), True)
-    publication, regressions = _continue(previous.publication, content, now)
-    if publication is None:
-        publication = _fresh(previous.publication.seq + 1, content, now)
+        publication = _fresh(1, content, now, last_absent)
         return Outcome(TagState(tag, content.digest, publication, now), (), True)
-    return Outcome(TagState(tag, content.digest, publication, now), regressions, False)
+    continued, regressions = _continue(previous.publication, content, now, last_absent)
+    if continued is None:
+        publication = _fresh(previous.publication.seq + 1, content, now, last_absent)
+        return Outcome(TagState(tag, content.digest, publication, now), (), True)
+    return Outcome(TagState(tag, content.digest, continued, now), regressions, False)
 
 
 def settle(
-    state: TagState, expected: frozenset[Platform], *, baseline_candidate: bool = False
+    state: TagState, *, baseline_candidate: bool = False
 ) -> tuple[TagState, Completion | None]:
-    """Check a tag against its expected platforms after a poll.
+    """Check a tag against its publication's expectation after a poll.
 
     ``baseline_candidate`` is true for a publication created in this poll that archlag did not
     see begin (the repository's first poll, or a tag that was listed before but not tracked):
@@ -125,22 +190,22 @@ def settle(
     time a publication is complete it yields its :class:`Completion`, exactly once.
     """
     publication = state.publication
-    if publication.observed or publication.baseline or not publication.is_complete(expected):
+    if publication.observed or publication.baseline or not publication.complete:
         return state, None
     if baseline_candidate:
         return replace(state, publication=replace(publication, baseline=True)), None
-    completion = _completion(state.tag, publication, expected)
+    completion = _completion(state.tag, publication)
     return replace(state, publication=replace(publication, observed=True)), completion
 
 
-def _fresh(seq: int, content: Content, now: float) -> Publication:
-    platforms = {p: content.first_seen(p, now) for p in content.platforms}
+def _fresh(seq: int, content: Content, now: float, last_absent: float | None) -> Publication:
+    platforms = {p: content.first_seen(p, now, last_absent) for p in content.platforms}
     start = min((s.first_seen for s in platforms.values()), default=now)
     return Publication(seq, start, platforms)
 
 
 def _continue(
-    current: Publication, content: Content, now: float
+    current: Publication, content: Content, now: float, last_absent: float | None
 ) -> tuple[Publication | None, tuple[Platform, ...]]:
     """The same publication updated with ``content``, or None if ``content`` replaces it."""
     present = {p: s for p, s in current.platforms.items() if s.present}
@@ -153,7 +218,7 @@ def _continue(
     for platform, digest in content.platforms.items():
         old = platforms.get(platform)
         if old is None:
-            platforms[platform] = content.first_seen(platform, now)
+            platforms[platform] = content.first_seen(platform, now, last_absent)
         else:
             platforms[platform] = replace(old, digest=digest, present=True)
     gone = tuple(sorted(p for p in present if p not in content.platforms))
@@ -163,35 +228,109 @@ def _continue(
     return replace(current, first_seen=start, platforms=platforms), gone
 
 
-def _completion(tag: str, publication: Publication, expected: frozenset[Platform]) -> Completion:
+def _completion(tag: str, publication: Publication) -> Completion:
     start = publication.first_seen
     present = {p: s for p, s in publication.platforms.items() if s.present}
-    last = max(present[p].first_seen for p in (expected or present.keys()))
+    last = max(present[p].first_seen for p in (publication.expected or present.keys()))
     delays = {p: s.first_seen - start for p, s in present.items()}
     return Completion(tag, publication.seq, start, last - start, delays)
 
 
-def expected_platforms(
-    configured: frozenset[Platform], states: Mapping[str, TagState]
-) -> dict[str, frozenset[Platform]]:
-    """Expected platforms of every tag in ``states``.
+def learned_expectation(tag: str, start: float, others: Iterable[TagState]) -> Expectation:
+    """What a publication of ``tag`` that began at ``start`` expects without configuration.
 
-    The configured set when there is one; otherwise the union of the present platforms of the
-    repository's three most recently first-seen *other* tags (version order breaks ties). A tag
-    with no other tags to learn from expects only what it has.
+    The union of the present platforms of the :data:`EXPECTED_FROM_RECENT_TAGS` most recent tags
+    *older* than it: an earlier first-seen time, or (tags seen together, as at a repository's
+    first poll) the same time and a lower version. A tag with nothing older expects only what it
+    has (:data:`OWN`).
     """
-    if configured:
-        return dict.fromkeys(states, configured)
-    recent = sorted(
-        states.values(),
+    mine = (start, version_key(tag))
+    older = [
+        s
+        for s in others
+        if s.tag != tag
+        and s.publication.present
+        and (s.publication.first_seen, version_key(s.tag)) < mine
+    ]
+    recent = heapq.nlargest(
+        EXPECTED_FROM_RECENT_TAGS,
+        older,
         key=lambda s: (s.publication.first_seen, version_key(s.tag)),
-        reverse=True,
-    )[: EXPECTED_FROM_RECENT_TAGS + 1]
-    result = {}
-    for tag in states:
-        others = [s for s in recent if s.tag != tag][:EXPECTED_FROM_RECENT_TAGS]
-        result[tag] = frozenset().union(*(s.publication.present for s in others))
-    return result
+    )
+    if not recent:
+        return Expectation(frozenset(), OWN)
+    platforms = frozenset().union(*(s.publication.present for s in recent))
+    return Expectation(platforms, LEARNED, tuple(s.tag for s in recent))
+
+
+def expectation_for(
+    tag: str, start: float, configured: frozenset[Platform], others: Iterable[TagState]
+) -> Expectation:
+    """The expectation a publication gets when it begins (configured wins over learned)."""
+    if configured:
+        return Expectation(configured, CONFIGURED)
+    return learned_expectation(tag, start, others)
+
+
+def begin_expectations(
+    tags: dict[str, TagState], configured: frozenset[Platform]
+) -> dict[str, TagState]:
+    """Fix the expectation of every publication in ``tags`` that has none yet.
+
+    Returns the tags that changed. Learning looks at every other tag's current publication,
+    including those that began in the same poll, so the result does not depend on order.
+    """
+    changed = {}
+    for tag, state in tags.items():
+        publication = state.publication
+        if publication.expectation is not None:
+            continue
+        expectation = expectation_for(tag, publication.first_seen, configured, tags.values())
+        changed[tag] = replace(state, publication=replace(publication, expectation=expectation))
+    tags.update(changed)
+    return changed
+
+
+def legacy_expectation(
+    state: TagState, configured: frozenset[Platform], others: Iterable[TagState]
+) -> Expectation:
+    """An expectation for a publication stored by archlag 0.1, which kept none.
+
+    One that was judged complete (observed or a baseline) keeps the platforms it had then, so
+    that it stays complete unless one of them regressed; any other gets today's rule.
+    """
+    publication = state.publication
+    if publication.observed or publication.baseline:
+        return Expectation(frozenset(publication.platforms), LEGACY)
+    return expectation_for(state.tag, publication.first_seen, configured, others)
+
+
+def uncertainty(state: PlatformState) -> float | None:
+    """How late a first-seen time may be: seconds since the last check without the platform.
+
+    0 for times a registry reported; None when the platform was there at archlag's first look.
+    """
+    if state.source != OBSERVED:
+        return 0.0
+    if state.last_absent is None:
+        return None
+    return max(state.first_seen - state.last_absent, 0.0)
+
+
+def delay_uncertainty(publication: Publication, platform: Platform) -> float | None:
+    """A bound on the error of a platform's delay after the publication's first platform.
+
+    Both ends are late by up to their own uncertainty, so the measured delay is off by less than
+    the larger of the two; None when either end was there at archlag's first look.
+    """
+    state = publication.platforms.get(platform)
+    if state is None:
+        return None
+    first = min(publication.platforms.values(), key=lambda s: s.first_seen)
+    bounds = (uncertainty(state), uncertainty(first))
+    if bounds[0] is None or bounds[1] is None:
+        return None
+    return max(bounds[0], bounds[1])
 
 
 _CHUNKS = re.compile(r"(\d+)")
@@ -217,10 +356,7 @@ EARLIEST_PLAUSIBLE_BUILD = 978307200.0  # 2001-01-01: reproducible builds stamp 
 
 
 def estimate(
-    state: TagState,
-    created: Mapping[Platform, float | None],
-    expected: frozenset[Platform],
-    now: float,
+    state: TagState, created: Mapping[Platform, float | None], now: float
 ) -> Completion | None:
     """A backfill estimate for a baseline publication from its images' build (``created``) times.
 
@@ -228,7 +364,7 @@ def estimate(
     time: reproducible builders stamp fixed dates, which say nothing about publication.
     """
     publication = state.publication
-    wanted = expected or publication.present
+    wanted = publication.expected or publication.present
     times = {p: created.get(p) for p in publication.present}
     if not wanted or not wanted <= publication.present:
         return None

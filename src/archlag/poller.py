@@ -3,9 +3,14 @@
 Per poll a repository costs one tag list plus one ``HEAD`` per *active* tag (incomplete, or
 newer than the watch's ``stall_after``); complete tags are re-checked every ``settled_interval``.
 A ``GET`` happens only when a digest changed. Each poll's changes are saved in one store
-transaction before memory is updated. Registry errors mark the poll failed and keep every known
-tag state, so availability never drops to 0 because a registry could not be reached; nothing
-raised inside a poll stops the loop.
+transaction before memory is updated, and nothing a listing shows deletes history (see
+:mod:`archlag.listing`).
+
+Every poll ends in a :class:`~archlag.state.WatchStatus`: a repository that does not exist is an
+empty repository (``not_found``), denied or unreadable answers are that watch's problem, and only
+a registry that cannot be reached (``unreachable``, ``rate_limited``) counts against the
+registry. A failure that concerns one tag fails that tag, not the poll; nothing raised inside a
+poll stops the loop.
 """
 
 from __future__ import annotations
@@ -13,43 +18,50 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import anyio
 
 from archlag import logs
-from archlag.checks import Checks, TagChecker, Target
+from archlag.checks import Checks, TagChecker, Target, reason_for
 from archlag.config import Watch
-from archlag.model import (
-    Completion,
-    TagState,
-    apply_content,
-    estimate,
-    expected_platforms,
-    select_tags,
-    settle,
-)
+from archlag.listing import RETENTION_SECONDS, Known, View, plan, unchanged
+from archlag.model import Completion, TagState, apply_content, begin_expectations, estimate, settle
 from archlag.platform_tags import Grouping, PlatformTags
 from archlag.platforms import Platform
-from archlag.registry import RateLimitedError, RegistryError
+from archlag.registry import (
+    CredentialsError,
+    NotFoundError,
+    RateLimitedError,
+    RegistryError,
+    UnauthorizedError,
+)
 from archlag.sources import TagSource
-from archlag.state import RepositoryState
+from archlag.state import (
+    DENIED,
+    ERROR,
+    NOT_FOUND,
+    OK,
+    REGISTRY_PROBLEMS,
+    UNAUTHORIZED,
+    RepositoryState,
+)
 from archlag.store import PollRecord, Store, StoreError
 
 log = logging.getLogger("archlag.poller")
-_VALID_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+_VALID_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # OCI tag grammar, fullmatch
 
 
 @dataclass(frozen=True, slots=True)
 class _Listing:
-    """What one tag listing means for the watch."""
+    """One listing as the watch reads it."""
 
-    listed: list[str]  # as the registry sent it
+    names: list[str]  # as the registry sent them, to spot an identical listing
     grouping: Grouping
-    first_listed: dict[str, float]
-    added: dict[str, float]  # tags first listed in this poll
-    selected: tuple[str, ...]
+    invalid: int  # names that are not tags, ignored
+    view: View
+    found: bool  # False: the repository does not exist (an empty listing)
 
 
 class WatchPoller:
@@ -61,17 +73,19 @@ class WatchPoller:
         state: RepositoryState,
         *,
         clock: Callable[[], float] = time.time,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.watch = watch
         self.state = state
         self._source = source
         self._store = store
         self._clock = clock
+        self._on_change = on_change
         self._context = {"registry": watch.registry, "repository": watch.repository}
         self._checker = TagChecker(source, watch.repository, self._context)
         template = watch.settings.platform_tags
         self._platform_tags = PlatformTags(template) if template else None
-        self._last_listing: _Listing | None = None  # the view the last committed poll used
+        self._last: _Listing | None = None  # the listing the last committed poll used
 
     async def run(self, on_first_poll: Callable[[], None]) -> None:
         """Poll forever at the watch's interval (longer when a registry asks to back off)."""
@@ -89,52 +103,69 @@ class WatchPoller:
         try:
             return await self.poll()
         except Exception:
-            self._failed()
+            self._failed(ERROR, "archlag failed while polling (see the log)")
             log.exception("poll_crashed", extra={"archlag_fields": self._context})
             return 0.0
 
     async def poll(self) -> float:
         now = self._clock()
         try:
-            listed = await self._source.list_tags(self.watch.repository)
+            names: list[str] | None = await self._source.list_tags(self.watch.repository)
+        except NotFoundError:
+            names = None  # no such repository (yet): an empty repository, polled on
         except RegistryError as exc:
-            self._failed()
-            logs.event(
-                log,
-                logging.WARNING,
-                "tags_list_failed",
-                **self._context,
-                result=exc.result,
-                error=exc.message,
-            )
+            self._failed(await self._reason(exc), exc.message)
+            logs.event(log, logging.WARNING, "tags_list_failed", **self._context,
+                       result=exc.result, error=exc.message)  # fmt: skip
             return _back_off(exc)
-        view = await self._view(listed, now)
-        targets = [_target(t, view.grouping) for t in view.selected if self._due(t, now)]
+        listing = await self._listing(names, now)
+        # Tags this listing lacks stay in view unchanged: they are not looked at until a listing
+        # has them again (or a second one confirms they are gone).
+        listed = [t for t in listing.view.selected if t not in listing.view.missing_once]
+        targets = [_target(t, listing.grouping) for t in listed if self._due(t, now)]
         with_created = self.watch.settings.backfill and not self.state.baseline_done
         checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
-        await self._apply(now, view, checks)
+        await self._apply(now, listing, checks)
         return checks.retry_after
 
-    async def _view(self, listed: list[str], now: float) -> _Listing:
-        """The tags a listing holds for this watch, and the newest ``limit`` of them.
+    async def _reason(self, error: RegistryError) -> str:
+        """The status for a failed listing; a refusal is the repository's only if the registry
+        itself accepts archlag (``GET /v2/`` succeeds)."""
+        reason = reason_for(error)
+        if reason != DENIED or isinstance(error, CredentialsError):
+            return UNAUTHORIZED if reason == DENIED else reason
+        try:
+            await self._source.ping()
+        except UnauthorizedError:
+            return UNAUTHORIZED
+        except RegistryError as other:
+            return reason_for(other)
+        return DENIED
 
-        Filtering and ranking 100,000 tags costs about a second of CPU, and a listing rarely
-        changes between two polls: an identical listing reuses the last committed view.
+    async def _listing(self, names: list[str] | None, now: float) -> _Listing:
+        """What a listing means for the watch (see :mod:`archlag.listing`).
+
+        Filtering and ranking 100,000 tags costs a while, and a listing rarely changes between
+        two polls: an identical listing, with nothing waiting for confirmation or retention,
+        reuses the last committed view.
         """
-        last = self._last_listing
-        if last is not None and last.listed == listed:
-            return replace(last, added={})
-        grouping = self._group(listed)
-        tags = [t for t in grouping.bases if self.watch.settings.tags.matches(t)]
-        added = await self._first_listed([t for t in tags if t not in self.state.first_listed], now)
-        first_listed = {t: self.state.first_listed.get(t, added.get(t, now)) for t in tags}
-        candidates: list[str] | tuple[str, ...] = tags
-        if last is not None and last.first_listed.keys() <= first_listed.keys():
-            # Nothing was removed: a tag that ranked below the last selection still does, and
-            # new tags are the newest, so only they and the last selection can make the cut.
-            candidates = (*added, *last.selected)
-        selected = tuple(select_tags(candidates, first_listed, self.watch.settings.tags.limit))
-        return _Listing(listed, grouping, first_listed, added, selected)
+        state, last = self.state, self._last
+        found = names is not None
+        if (
+            last is not None
+            and (last.found, last.names) == (found, names or [])
+            and not state.missing_once
+            and not any(now - since > RETENTION_SECONDS for since in state.absent_since.values())
+        ):
+            return replace(last, view=unchanged(last.view, state.selected))
+        grouping, invalid = self._group(names or [])
+        matches = self.watch.settings.tags.matches
+        current = [t for t in grouping.bases if matches(t)]
+        new = [t for t in current if t not in state.first_listed]
+        added = await self._first_listed(new, now)
+        known = Known(state.first_listed, state.absent_since, state.missing_once, state.selected)
+        view = plan(known, current, added, self.watch.settings.tags.limit, now)
+        return _Listing(names or [], grouping, invalid, view, found)
 
     async def _first_listed(self, new_tags: list[str], now: float) -> dict[str, float]:
         """When new tags count as first listed: now, except at a repository's first poll.
@@ -149,23 +180,15 @@ class WatchPoller:
         oldest = min(pushed.values(), default=now)
         return {t: min(now, pushed.get(t, oldest)) for t in new_tags}
 
-    def _group(self, listed: list[str]) -> Grouping:
-        valid = self._valid(listed)
+    def _group(self, names: list[str]) -> tuple[Grouping, int]:
+        """Base tags and per-platform parts of a listing, with the count of invalid names."""
+        valid = list(dict.fromkeys(t for t in names if _VALID_TAG.fullmatch(t)))
+        invalid = len(set(names)) - len(valid)
+        if invalid and invalid != self.state.invalid_tags:
+            logs.event(log, logging.WARNING, "invalid_tags_ignored", **self._context, count=invalid)
         if self._platform_tags is not None:
-            return self._platform_tags.group(valid)
-        return Grouping(tuple(valid), frozenset(valid))
-
-    def _valid(self, listed: list[str]) -> list[str]:
-        tags = list(dict.fromkeys(t for t in listed if _VALID_TAG.match(t)))
-        if len(tags) < len(set(listed)):
-            logs.event(
-                log,
-                logging.WARNING,
-                "invalid_tags_ignored",
-                **self._context,
-                count=len(set(listed)) - len(tags),
-            )
-        return tags
+            return self._platform_tags.group(valid), invalid
+        return Grouping(tuple(valid), frozenset(valid)), invalid
 
     def _due(self, tag: str, now: float) -> bool:
         previous = self.state.tags.get(tag)
@@ -173,16 +196,14 @@ class WatchPoller:
             return True
         settings = self.watch.settings
         publication = previous.publication
-        complete = publication.is_complete(self.state.expected.get(tag, frozenset()))
-        if not complete or now - publication.first_seen < settings.stall_after:
+        if not publication.complete or now - publication.first_seen < settings.stall_after:
             return True
         return now - previous.last_checked >= settings.settled_interval
 
-    async def _apply(self, now: float, view: _Listing, checks: Checks) -> None:
-        selected, first_listed, added = view.selected, view.first_listed, view.added
-        state = self.state
-        tags = {t: s for t, s in state.tags.items() if t in selected}
-        changed: dict[str, TagState] = {}
+    async def _apply(self, now: float, listing: _Listing, checks: Checks) -> None:
+        state, view = self.state, listing.view
+        tags = dict(state.tags)
+        changed: dict[str, TagState] = {t: tags[t] for t in state.unsaved if t in tags}
         regressions: list[tuple[str, Platform]] = []
         candidates = set()
         for tag, content in checks.contents.items():
@@ -192,59 +213,75 @@ class WatchPoller:
                 continue
             if content is None:
                 continue
-            outcome = apply_content(previous, tag, content, now)
+            # A tag new to the listing (or back in it) was absent at the last listing.
+            was_absent = tag in view.added or tag in view.returned
+            absent_at = state.last_listing if was_absent and state.baseline_done else None
+            outcome = apply_content(previous, tag, content, now, absent_at=absent_at)
             tags[tag] = changed[tag] = outcome.state
             regressions += [(tag, platform) for platform in outcome.regressions]
-            seen_begin = state.baseline_done and (previous is not None or tag in added)
+            seen_begin = state.baseline_done and (was_absent or tag in state.selected)
             if outcome.new_publication and not seen_begin:
                 candidates.add(tag)
-        expected = expected_platforms(self.watch.settings.platforms, tags)
-        completions = self._settle(tags, expected, candidates, changed)
+        changed.update(begin_expectations(tags, self.watch.settings.platforms))
+        for tag in view.forgotten:
+            tags.pop(tag, None)
+            changed.pop(tag, None)
+        completions = self._settle(tags, view.selected, candidates, changed)
         if self.watch.settings.backfill:
-            completions += self._estimates(tags, expected, candidates, checks, now)
-        ok = checks.failures == 0
+            completions += self._estimates(tags, candidates, checks, now)
+        reason, message = self._outcome(listing, checks)
+        ok = reason in (OK, NOT_FOUND) and not checks.failed
         record = PollRecord(
             registry=state.registry,
             repository=state.repository,
-            baseline_done=state.baseline_done or ok,
+            baseline_done=state.baseline_done or reason in (OK, NOT_FOUND),
             last_poll_success=now if ok else state.last_poll_success,
-            listed_added=added,
-            listed_removed=frozenset(state.first_listed.keys() - first_listed.keys()),
+            last_listing=now,
+            listed_added=view.added,
+            listed_absent=_absence_changes(view),
+            forgotten=view.forgotten,
             tags_changed=tuple(changed.values()),
-            tags_removed=frozenset(state.tags.keys() - tags.keys()),
             completions=tuple(completions),
             regressions=tuple(platform for _, platform in regressions),
             unsupported=tuple(checks.unsupported),
         )
         try:
-            await anyio.to_thread.run_sync(self._store.save, record)
+            new = await anyio.to_thread.run_sync(self._store.save, record)
         except StoreError as exc:
-            self._failed()
+            self._failed(ERROR, str(exc))
             logs.event(log, logging.ERROR, "state_save_failed", **self._context, error=str(exc))
             return
         self._commit(
-            record,
-            first_listed=first_listed,
-            selected=selected,
-            tags=tags,
-            expected=expected,
-            ok=ok,
+            record, listing, tags=tags, checks=checks, reason=reason, message=message, now=now
         )
-        self._last_listing = view
-        self._log_changes(record, regressions, checks)
+        self.state.record(new)
+        self._last = listing
+        self._log_changes(new, regressions, checks, listing)
+        self._on_change()
+
+    def _outcome(self, listing: _Listing, checks: Checks) -> tuple[str, str]:
+        """The watch status after this poll: not found, a registry problem of a check, or ok."""
+        if not listing.found:
+            return NOT_FOUND, "repository not found: it has no tags yet, or the name is wrong"
+        for reason, message in checks.failed.values():
+            if reason in REGISTRY_PROBLEMS:
+                return reason, message
+        return OK, ""
 
     def _settle(
         self,
         tags: dict[str, TagState],
-        expected: Mapping[str, frozenset[Platform]],
+        selected: tuple[str, ...],
         candidates: set[str],
         changed: dict[str, TagState],
     ) -> list[Completion]:
+        """Completions of the tags in view (out of view nothing changes, nothing is judged)."""
         completions = []
-        for tag, current in list(tags.items()):
-            settled, completion = settle(
-                current, expected[tag], baseline_candidate=tag in candidates
-            )
+        for tag in selected:
+            current = tags.get(tag)
+            if current is None:
+                continue
+            settled, completion = settle(current, baseline_candidate=tag in candidates)
             if settled is not current:
                 tags[tag] = changed[tag] = settled
             if completion is not None:
@@ -252,12 +289,7 @@ class WatchPoller:
         return completions
 
     def _estimates(
-        self,
-        tags: dict[str, TagState],
-        expected: Mapping[str, frozenset[Platform]],
-        candidates: set[str],
-        checks: Checks,
-        now: float,
+        self, tags: dict[str, TagState], candidates: set[str], checks: Checks, now: float
     ) -> list[Completion]:
         """Backfill: estimates for publications that became a baseline in this poll."""
         estimates = []
@@ -265,7 +297,7 @@ class WatchPoller:
             content = checks.contents.get(tag)
             if content is None or not tags[tag].publication.baseline:
                 continue
-            estimated = estimate(tags[tag], content.built, expected[tag], now)
+            estimated = estimate(tags[tag], content.built, now)
             if estimated is not None:
                 estimates.append(estimated)
         return estimates
@@ -273,60 +305,88 @@ class WatchPoller:
     def _commit(
         self,
         record: PollRecord,
+        listing: _Listing,
         *,
-        first_listed: dict[str, float],
-        selected: tuple[str, ...],
         tags: dict[str, TagState],
-        expected: Mapping[str, frozenset[Platform]],
-        ok: bool,
+        checks: Checks,
+        reason: str,
+        message: str,
+        now: float,
     ) -> None:
-        state = self.state
+        state, view = self.state, listing.view
+        self._log_status(reason, message, now)
         state.baseline_done = record.baseline_done
-        state.first_listed = first_listed
-        state.selected = selected
+        state.first_listed = view.first_listed
+        state.absent_since = view.absent_since
+        state.missing_once = view.missing_once
+        state.last_listing = record.last_listing
+        state.selected = view.selected
         state.tags = tags
-        state.expected = dict(expected)
+        state.unsaved = set()
         state.last_poll_success = record.last_poll_success
-        state.last_poll_ok = ok
-        state.poll_errors += 0 if ok else 1
+        state.last_poll_ok = reason in (OK, NOT_FOUND) and not checks.failed
+        state.poll_errors += 0 if state.last_poll_ok else 1
+        state.status = state.status.then(reason, message, now)
+        kept = {t: m for t, m in state.tag_errors.items() if t not in checks.checked}
+        kept |= {t: m for t, (_, m) in checks.failed.items()}
+        state.tag_errors = {t: m for t, m in kept.items() if t in view.selected}
+        state.invalid_tags = listing.invalid
+        state.suspect_listings += int(view.suspect)
         state.regressions.update(record.regressions)
         state.unsupported.update(record.unsupported)
-        state.record(record.completions)
+        state.generation += 1
 
-    def _failed(self) -> None:
-        self.state.last_poll_ok = False
-        self.state.poll_errors += 1
+    def _failed(self, reason: str, message: str) -> None:
+        now = self._clock()
+        self._log_status(reason, message, now)
+        state = self.state
+        state.status = state.status.then(reason, message, now)
+        state.last_poll_ok = False
+        state.poll_errors += 1
+        state.generation += 1
+        self._on_change()
+
+    def _log_status(self, reason: str, message: str, now: float) -> None:
+        """Say when a watch changes status, in particular when it recovers."""
+        before = self.state.status
+        if reason == before.reason:
+            return
+        if reason == OK and before.since is not None:
+            logs.event(log, logging.INFO, "watch_recovered", **self._context,
+                       was=before.reason, after_seconds=max(now - before.since, 0.0))  # fmt: skip
+        elif reason != OK:
+            logs.event(log, logging.WARNING, "watch_status_changed", **self._context,
+                       status=reason, error=message)  # fmt: skip
 
     def _log_changes(
-        self, record: PollRecord, regressions: list[tuple[str, Platform]], checks: Checks
+        self,
+        completions: tuple[Completion, ...],
+        regressions: list[tuple[str, Platform]],
+        checks: Checks,
+        listing: _Listing,
     ) -> None:
-        for completion in record.completions:
-            logs.event(
-                log,
-                logging.INFO,
-                "publication_complete",
-                **self._context,
-                tag=completion.tag,
-                spread_seconds=completion.spread,
-            )
+        for completion in completions:
+            logs.event(log, logging.INFO, "publication_complete", **self._context,
+                       tag=completion.tag, spread_seconds=completion.spread)  # fmt: skip
         for tag, platform in regressions:
-            logs.event(
-                log,
-                logging.WARNING,
-                "platform_regressed",
-                **self._context,
-                tag=tag,
-                platform=str(platform),
-            )
-        logs.event(
-            log,
-            logging.DEBUG,
-            "poll_done",
-            **self._context,
-            checked=len(checks.contents),
-            changed=len(record.tags_changed),
-            failures=checks.failures,
-        )
+            logs.event(log, logging.WARNING, "platform_regressed", **self._context,
+                       tag=tag, platform=str(platform))  # fmt: skip
+        view = listing.view
+        if view.suspect:
+            logs.event(log, logging.WARNING, "tags_listing_suspect", **self._context,
+                       dropped=view.dropped, listed=len(listing.grouping.bases),
+                       note="nothing leaves the view unless the next listing agrees")  # fmt: skip
+        if view.gone:
+            logs.event(log, logging.INFO, "tags_gone", **self._context, count=len(view.gone))
+        logs.event(log, logging.DEBUG, "poll_done", **self._context,
+                   checked=len(checks.contents), failures=len(checks.failed))  # fmt: skip
+
+
+def _absence_changes(view: View) -> dict[str, float | None]:
+    """Rows of listed_tags whose absent_since changes: set for tags gone, cleared for returns."""
+    changes: dict[str, float | None] = dict.fromkeys(view.returned)
+    changes.update((t, view.absent_since[t]) for t in view.gone)
+    return changes
 
 
 def _target(tag: str, grouping: Grouping) -> Target:

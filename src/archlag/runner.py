@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 import anyio
@@ -22,8 +22,8 @@ from starlette.applications import Starlette
 from archlag import __version__, logs
 from archlag.app import Readiness, create_app
 from archlag.clients import open_client, tag_source
-from archlag.collector import RequestMetrics
 from archlag.config import Config, split_listen_address
+from archlag.metrics import Exposition, RequestMetrics, live_families
 from archlag.poller import WatchPoller
 from archlag.registry import RegistryClient
 from archlag.sources import RegistryTagSource
@@ -34,7 +34,10 @@ log = logging.getLogger("archlag")
 
 
 def build_pollers(
-    config: Config, store: Store, sources: dict[str, RegistryTagSource]
+    config: Config,
+    store: Store,
+    sources: dict[str, RegistryTagSource],
+    on_change: Callable[[], None] = lambda: None,
 ) -> list[WatchPoller]:
     pollers = []
     for watch in config.watches:
@@ -50,7 +53,8 @@ def build_pollers(
             limit=settings.tags.limit,
             backfill=settings.backfill,
         )
-        pollers.append(WatchPoller(watch, sources[watch.registry], store, state))
+        source = sources[watch.registry]
+        pollers.append(WatchPoller(watch, source, store, state, on_change=on_change))
     return pollers
 
 
@@ -90,16 +94,29 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
             host: open_client(config, host, observer=request_metrics)
             for host in sorted({w.registry for w in config.watches})
         }
+        for host in clients:
+            request_metrics.known(host)
         sources = {
             host: tag_source(config, client, request_metrics) for host, client in clients.items()
         }
         for source in sources.values():
             stack.push_async_callback(source.aclose)
-        pollers = build_pollers(config, store, sources)
         client_list = list(clients.values())
-        readiness = Readiness(len(pollers), ready_timeout)
+        pollers: list[WatchPoller] = []
+        exposition = Exposition(
+            lambda: snapshot_of(pollers, client_list),
+            live=lambda: live_families(
+                [registry_status(c) for c in client_list],
+                state_file_ok=store.problem() is None,
+                version=__version__,
+            ),
+            registry=metrics_registry,
+        )
+        pollers += build_pollers(config, store, sources, on_change=exposition.changed)
+        exposition.prime()
+        readiness = Readiness(len(pollers), ready_timeout, problem=store.problem)
         app = create_app(
-            metrics_registry,
+            exposition,
             lambda: snapshot_of(pollers, client_list),
             readiness,
             __version__,
@@ -114,6 +131,7 @@ async def run(config: Config, store: Store, listen: str, ready_timeout: float) -
         shutdown = anyio.Event()
         async with anyio.create_task_group() as group:
             group.start_soon(_watch_signals, shutdown)
+            group.start_soon(exposition.run)
             for poller in pollers:
                 group.start_soon(_poll, poller, readiness)
             logs.event(

@@ -31,6 +31,9 @@ class TagSource(Protocol):
     ) -> Content: ...
     def slowdown(self) -> float: ...
     async def push_times(self, repository: str) -> dict[str, float]: ...
+    async def ping(self) -> None:
+        """``GET /v2/`` with archlag's credentials; raises RegistryError if refused."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,9 @@ class RegistryTagSource:
 
     async def list_tags(self, repository: str) -> list[str]:
         return await self.client.list_tags(repository)
+
+    async def ping(self) -> None:
+        await self.client.ping()
 
     async def head_digest(self, repository: str, tag: str) -> str | None:
         return (await self.client.head_manifest(repository, tag)).digest

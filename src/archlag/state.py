@@ -3,6 +3,10 @@
 The poller owns one :class:`RepositoryState` per watch and changes it only after the store has
 committed the same change, so memory never runs ahead of disk. :meth:`RepositoryState.snapshot`
 returns frozen values that a scrape can render on another thread.
+
+History is kept apart from the view: ``tags`` holds the record of every tag archlag tracked
+(including tags that left the listing or the ``tags.limit`` selection), ``selected`` is what is
+shown and exported. A tag that comes back resumes its record.
 """
 
 from __future__ import annotations
@@ -10,11 +14,39 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from archlag.model import Completion, TagState, expected_platforms, select_tags
+from archlag.model import Completion, TagState, legacy_expectation, select_tags
 from archlag.platforms import Platform
 from archlag.store import RepositoryRecord
+
+# Why a watch's latest poll went the way it did: a small fixed set, for a metric label.
+PENDING = "pending"  # no poll has finished yet
+OK = "ok"
+NOT_FOUND = "not_found"  # the repository does not exist (yet): an empty repository
+DENIED = "denied"  # 401/403 for this repository, while the registry accepts archlag
+UNAUTHORIZED = "unauthorized"  # the registry refuses archlag's credentials (or has none)
+UNREADABLE = "unreadable"  # the registry answered, but not with something archlag can use
+UNREACHABLE = "unreachable"  # connection, timeout or 5xx: the registry itself
+RATE_LIMITED = "rate_limited"  # 429, or backing off after one: the registry itself
+ERROR = "error"  # archlag's own failure (the state file could not be written, a bug)
+WATCH_STATUSES = (
+    PENDING, OK, NOT_FOUND, DENIED, UNAUTHORIZED, UNREADABLE, UNREACHABLE, RATE_LIMITED, ERROR,
+)  # fmt: skip
+# These are the registry's, not the repository's: they make archlag_registry_up 0.
+REGISTRY_PROBLEMS = frozenset({UNAUTHORIZED, UNREACHABLE, RATE_LIMITED})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStatus:
+    reason: str = PENDING
+    message: str = ""  # short and sanitised: safe for the status page
+    since: float | None = None  # when the watch entered this reason
+
+    def then(self, reason: str, message: str, now: float) -> WatchStatus:
+        """The status after a poll; ``since`` stays while the reason stays."""
+        since = self.since if reason == self.reason and self.since is not None else now
+        return WatchStatus(reason, message, since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +58,10 @@ class HistogramSnapshot:
     @property
     def count(self) -> int:
         return self.cumulative[-1]
+
+    @classmethod
+    def empty(cls, bounds: tuple[float, ...]) -> HistogramSnapshot:
+        return cls(bounds, (0,) * (len(bounds) + 1), 0.0)
 
 
 class Histogram:
@@ -53,11 +89,15 @@ class Histogram:
 @dataclass(frozen=True, slots=True)
 class TagView:
     state: TagState
-    expected: frozenset[Platform]
+    error: str = ""  # why the latest check of this tag failed, if it did (sanitised)
+
+    @property
+    def expected(self) -> frozenset[Platform]:
+        return self.state.publication.expected
 
     @property
     def complete(self) -> bool:
-        return self.state.publication.is_complete(self.expected)
+        return self.state.publication.complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +116,18 @@ class RepositorySnapshot:
     spread_estimated: HistogramSnapshot | None = None  # backfill estimates, when enabled
     delays_estimated: Mapping[Platform, HistogramSnapshot] = field(default_factory=dict)
     unsupported: Mapping[str, int] = field(default_factory=dict)
+    status: WatchStatus = field(default_factory=WatchStatus)
+    invalid_tags: int = 0  # names in the latest listing that are not valid tags (ignored)
+    suspect_listings: int = 0  # listings that dropped every tag or most of them at once
+    generation: int = 0  # changes whenever anything in this snapshot may have changed
+
+    @property
+    def platforms(self) -> frozenset[Platform]:
+        """Every platform a selected tag has or expects: the platforms in the view."""
+        found: set[Platform] = set()
+        for view in self.tags:
+            found |= view.expected | view.state.publication.platforms.keys()
+        return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +148,16 @@ class Snapshot:
     registries: tuple[RegistryStatus, ...] = ()
 
     def registries_up(self) -> dict[str, bool]:
-        """Per registry: up unless the latest poll of one of its watches failed; unknown before."""
+        """Per registry: down while the latest poll of one of its watches could not reach it.
+
+        A repository that does not exist, or that denies archlag, is that watch's problem, not
+        the registry's. Unknown before the first poll.
+        """
         up: dict[str, bool] = {}
         for repo in self.repositories:
-            if repo.last_poll_ok is not None:
-                up[repo.registry] = up.get(repo.registry, True) and repo.last_poll_ok
+            if repo.status.reason != PENDING:
+                reachable = repo.status.reason not in REGISTRY_PROBLEMS
+                up[repo.registry] = up.get(repo.registry, True) and reachable
         return up
 
 
@@ -112,16 +169,24 @@ class RepositoryState:
     repository: str
     buckets: tuple[float, ...]
     baseline_done: bool = False
-    first_listed: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, TagState] = field(default_factory=dict)
+    first_listed: dict[str, float] = field(default_factory=dict)  # present and absent tags
+    absent_since: dict[str, float] = field(default_factory=dict)  # tags a listing confirmed gone
+    missing_once: dict[str, float] = field(default_factory=dict)  # missing from one listing
+    last_listing: float | None = None  # when the latest trusted listing was read
+    tags: dict[str, TagState] = field(default_factory=dict)  # every record, in view or not
     selected: tuple[str, ...] = ()
-    expected: dict[str, frozenset[Platform]] = field(default_factory=dict)
     last_poll_success: float | None = None
     last_poll_ok: bool | None = None
     poll_errors: int = 0
     regressions: Counter[Platform] = field(default_factory=Counter)
     unsupported: Counter[str] = field(default_factory=Counter)
     backfill: bool = False
+    status: WatchStatus = field(default_factory=WatchStatus)
+    tag_errors: dict[str, str] = field(default_factory=dict)
+    invalid_tags: int = 0
+    suspect_listings: int = 0
+    unsaved: set[str] = field(default_factory=set)  # records fixed up at restore, to write
+    generation: int = 0
     spread: Histogram = field(init=False)
     delays: dict[Platform, Histogram] = field(default_factory=dict)
     spread_estimated: Histogram = field(init=False)
@@ -149,7 +214,7 @@ class RepositoryState:
 
     def snapshot(self, interval: float, stall_after: float) -> RepositorySnapshot:
         views = tuple(
-            TagView(self.tags[t], self.expected.get(t, frozenset()))
+            TagView(self.tags[t], self.tag_errors.get(t, ""))
             for t in self.selected
             if t in self.tags
         )
@@ -168,7 +233,15 @@ class RepositoryState:
             spread_estimated=self.spread_estimated.snapshot() if self.backfill else None,
             delays_estimated={p: h.snapshot() for p, h in sorted(self.delays_estimated.items())},
             unsupported=dict(self.unsupported),
+            status=self.status,
+            invalid_tags=self.invalid_tags,
+            suspect_listings=self.suspect_listings,
+            generation=self.generation,
         )
+
+    def listed(self) -> list[str]:
+        """Tags believed to exist: every known tag that no listing confirmed gone."""
+        return [t for t in self.first_listed if t not in self.absent_since]
 
 
 def restore(
@@ -184,27 +257,34 @@ def restore(
 ) -> RepositoryState:
     """Rebuild a repository's in-memory state, histograms included, from what the store holds.
 
-    The watch's current settings apply (a tag filter or platform list changed while archlag was
-    stopped takes effect before the first poll).
+    The watch's current settings choose the view (a tag filter changed while archlag was
+    stopped takes effect before the first poll); every record is kept. Publications stored by
+    archlag 0.1 get an expectation now (see :func:`archlag.model.legacy_expectation`) and are
+    written back by the first poll.
     """
-    first_listed = {t: at for t, at in record.first_listed.items() if matches(t)}
-    tags = {t: s for t, s in record.tags.items() if matches(t)}
-    selected = tuple(select_tags(tags, first_listed, limit))
-    tags = {t: tags[t] for t in selected}
+    tags = dict(record.tags)
+    legacy = {t for t, s in tags.items() if s.publication.expectation is None}
+    for tag in sorted(legacy):
+        old = tags[tag]
+        expectation = legacy_expectation(old, platforms, tags.values())
+        tags[tag] = replace(old, publication=replace(old.publication, expectation=expectation))
     state = RepositoryState(
         registry,
         repository,
         buckets,
         baseline_done=record.baseline_done,
-        first_listed=first_listed,
+        first_listed=dict(record.first_listed),
+        absent_since=dict(record.absent_since),
+        last_listing=record.last_listing,
         tags=tags,
-        selected=selected,
-        expected=expected_platforms(platforms, tags),
         last_poll_success=record.last_poll_success,
         regressions=Counter(record.regressions),
         unsupported=Counter(record.unsupported),
         backfill=backfill,
+        unsaved=legacy,
     )
+    visible = [t for t in state.listed() if matches(t) and t in tags]
+    state.selected = tuple(select_tags(visible, state.first_listed, limit))
     for observation in record.observations:
         state.observe(observation.platform, observation.seconds, observation.estimated)
     return state

@@ -1,0 +1,162 @@
+"""``/metrics``: rendered once per change of state, served from that rendering to every scraper.
+
+:class:`Exposition` keeps the latest rendering of the snapshot's families. A background task
+(:meth:`Exposition.run`) renders again, in a worker thread, when a poll changed the state
+(:meth:`Exposition.changed`); only repositories whose snapshot changed are rendered again. A
+scrape never renders and never waits for a rendering: it gets the latest one plus the few small
+families that change with every request (rate limits, archlag's own request counters), so any
+number of scrapers cost one rendering, and a client that went away leaves nothing running.
+
+:func:`render_snapshot` renders a snapshot in one go, for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import anyio
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from archlag.metrics.hold import Key, NewSeriesHold, Scraper
+from archlag.metrics.repository import SPECS, RepositoryLines, repository_lines
+from archlag.metrics.text import Family, Spec, label_set, render
+from archlag.state import Snapshot
+
+TEXT = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+REGISTRY_UP = Spec(
+    "archlag_registry_up",
+    "gauge",
+    "1 unless the latest poll of a watch on this registry could not reach it (connection, "
+    "timeout, 5xx, rate limit); a missing or denied repository is its watch's status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    text: bytes
+    openmetrics: bytes  # without the final "# EOF"
+    held: frozenset[Key]  # series shown at zero in this rendering
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    generation: int
+    epoch: int
+    lines: RepositoryLines
+
+
+class Exposition:
+    """The latest rendering of a snapshot source, and what each scrape is served."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        *,
+        live: Callable[[], Sequence[Family]] = lambda: (),
+        registry: CollectorRegistry | None = None,
+        hold: NewSeriesHold | None = None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._live = live
+        self._registry = registry
+        self.hold = hold or NewSeriesHold()
+        self._cache: dict[str, _Cached] = {}
+        self._epochs: dict[str, int] = {}
+        self._stale = False
+        self._wakeup: anyio.Event | None = None
+        self._latest: Rendering | None = None
+
+    def prime(self) -> None:
+        """Render the restored state once, before serving: series with values are known."""
+        with self.hold.priming():
+            self._latest = self._render(self._snapshot())
+
+    def changed(self) -> None:
+        """The state changed (call on the event loop): render again soon."""
+        self._stale = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def run(self) -> None:
+        """Render after every change, for ever (one rendering at a time)."""
+        while True:
+            if not self._stale:
+                self._wakeup = anyio.Event()
+                await self._wakeup.wait()
+            self._stale = False
+            snapshot = self._snapshot()  # taken on the event loop, between two polls' updates
+            self._latest = await anyio.to_thread.run_sync(self._render, snapshot)
+
+    def body(self, *, openmetrics: bool, scraper: Scraper | None = None) -> list[bytes]:
+        """What one scrape is sent, in pieces (the big one shared by every scrape)."""
+        if self._latest is None:
+            self.prime()
+        latest = self._latest
+        assert latest is not None
+        released = self.hold.served(scraper, latest.held)
+        if released:
+            for group in released:
+                self._epochs[group] = self._epochs.get(group, 0) + 1
+            self.changed()
+        live = render(self._live(), openmetrics=openmetrics).encode()
+        if openmetrics:
+            own = b""
+            if self._registry is not None:
+                own = generate_openmetrics(self._registry).removesuffix(b"# EOF\n")  # type: ignore[no-untyped-call]
+            return [latest.openmetrics, live, own, b"# EOF\n"]
+        own = generate_latest(self._registry) if self._registry is not None else b""
+        return [latest.text, live, own]
+
+    def _render(self, snapshot: Snapshot) -> Rendering:
+        repositories = []
+        held: set[Key] = set()
+        seen = set()
+        for repo in snapshot.repositories:
+            group = f"{repo.registry}/{repo.repository}"
+            seen.add(group)
+            epoch = self._epochs.get(group, 0)
+            cached = self._cache.get(group)
+            if cached is None or (cached.generation, cached.epoch) != (repo.generation, epoch):
+                cached = _Cached(repo.generation, epoch, repository_lines(repo, self.hold))
+                self._cache[group] = cached
+            repositories.append(cached.lines)
+            held |= cached.lines.held
+        for gone in self._cache.keys() - seen:
+            del self._cache[gone]
+        up = Family(REGISTRY_UP)
+        for registry, ok in sorted(snapshot.registries_up().items()):
+            up.gauge(label_set(registry=registry), 1 if ok else 0)
+        return Rendering(
+            _assemble(repositories, [up], openmetrics=False).encode(),
+            _assemble(repositories, [up], openmetrics=True).encode(),
+            frozenset(held),
+        )
+
+
+def _assemble(
+    repositories: Sequence[RepositoryLines], extra: Iterable[Family], *, openmetrics: bool
+) -> str:
+    out: list[str] = []
+    for spec in SPECS:
+        out.append(spec.header(openmetrics=openmetrics))
+        for repo in repositories:
+            lines = repo.families[spec.name]
+            out.extend(lines.openmetrics if openmetrics else lines.text)
+    out.append(render(extra, openmetrics=openmetrics))
+    return "".join(out)
+
+
+def render_snapshot(
+    snapshot: Snapshot,
+    *,
+    openmetrics: bool = False,
+    live: Sequence[Family] = (),
+    registry: CollectorRegistry | None = None,
+) -> str:
+    """A whole /metrics body for a snapshot, every restored value shown (tests, benchmarks)."""
+    exposition = Exposition(lambda: snapshot, live=lambda: live, registry=registry)
+    exposition.prime()
+    return b"".join(exposition.body(openmetrics=openmetrics)).decode()

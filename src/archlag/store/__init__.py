@@ -1,0 +1,26 @@
+"""The state file: everything archlag must not lose across restarts.
+
+- :mod:`~archlag.store.records`: the values read and written, the :class:`Store` seam and
+  :class:`StoreError`;
+- :mod:`~archlag.store.sqlite`: :class:`SQLiteStore`, one transaction per poll;
+- :mod:`~archlag.store.schema`: the schema and its migrations;
+- :mod:`~archlag.store.lock`: one writer per file, and noticing a deleted or replaced file.
+"""
+
+from archlag.store.lock import LockedError
+from archlag.store.records import Observation, PollRecord, RepositoryRecord, Store, StoreError
+from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
+from archlag.store.sqlite import MEMORY, SQLiteStore
+
+__all__ = [
+    "MEMORY",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "LockedError",
+    "Observation",
+    "PollRecord",
+    "RepositoryRecord",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+]

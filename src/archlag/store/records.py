@@ -1,0 +1,71 @@
+"""What the store reads and writes: plain frozen values, and the :class:`Store` seam."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from archlag.model import Completion, TagState
+from archlag.platforms import Platform
+
+
+class StoreError(Exception):
+    """The state file cannot be used: unreadable, not writable, corrupt, from a newer archlag,
+    in use by another process, or deleted or replaced while archlag runs. The message names the
+    file and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    kind: str  # "spread" or "delay"
+    platform: Platform | None  # None for spread
+    seconds: float
+    estimated: bool = False  # a backfill estimate, kept apart from measurements
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRecord:
+    """What the store holds for one repository."""
+
+    baseline_done: bool = False
+    last_poll_success: float | None = None
+    last_listing: float | None = None  # when the latest trusted listing was read
+    first_listed: Mapping[str, float] = field(default_factory=dict)
+    absent_since: Mapping[str, float] = field(default_factory=dict)  # tags a listing lost
+    tags: Mapping[str, TagState] = field(default_factory=dict)
+    observations: tuple[Observation, ...] = ()
+    regressions: Mapping[Platform, int] = field(default_factory=dict)
+    unsupported: Mapping[str, int] = field(default_factory=dict)  # manifests refused, by reason
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """The changes one poll made to one repository, written atomically."""
+
+    registry: str
+    repository: str
+    baseline_done: bool
+    last_poll_success: float | None
+    last_listing: float | None = None
+    listed_added: Mapping[str, float] = field(default_factory=dict)  # tag -> first listed
+    listed_absent: Mapping[str, float | None] = field(default_factory=dict)  # None: back again
+    forgotten: frozenset[str] = frozenset()  # tags whose records are deleted (retention)
+    tags_changed: tuple[TagState, ...] = ()
+    completions: tuple[Completion, ...] = ()
+    regressions: tuple[Platform, ...] = ()
+    unsupported: tuple[str, ...] = ()  # reasons of manifests refused in this poll
+
+
+class Store(Protocol):
+    def load(self, registry: str, repository: str) -> RepositoryRecord: ...
+
+    def save(self, record: PollRecord) -> tuple[Completion, ...]:
+        """Write one poll; return the completions that were new (not stored before)."""
+        ...
+
+    def problem(self) -> str | None:
+        """Why the state file can no longer be written (deleted, replaced), or None."""
+        ...
+
+    def close(self) -> None: ...

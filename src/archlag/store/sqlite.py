@@ -1,0 +1,364 @@
+"""Persistent state in SQLite: tags, publications, first-seen times, digests and observations.
+
+Each poll of a repository is written as one transaction (:meth:`SQLiteStore.save`), so a
+``kill -9`` at any moment leaves either all of a poll or none of it: no first-seen time is lost or
+reset and no observation repeats or disappears. The file uses WAL journaling; its schema version
+is ``PRAGMA user_version`` and migrations live in :mod:`archlag.store.schema`.
+
+One process writes a state file: :class:`SQLiteStore` takes the lock of
+:mod:`archlag.store.lock` before SQLite opens the file, and refuses to write once the file was
+deleted or replaced under it.
+
+Errors: :class:`~archlag.store.records.StoreError` for a file that cannot be opened or written
+(with the reason: read-only, disk full, missing directory, in use), is corrupt, or was written by
+a newer archlag. It is never answered by resetting the file.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from archlag.model import Completion, Expectation, PlatformState, Publication, TagState
+from archlag.platforms import Platform, parse_platform
+from archlag.store.lock import LockedError, StateFileLock
+from archlag.store.records import Observation, PollRecord, RepositoryRecord, StoreError
+from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+MEMORY = ":memory:"
+_LOW_SPACE_BYTES = 1 << 20  # below this much free space, a write failure is a full disk
+
+
+class SQLiteStore:
+    """A :class:`~archlag.store.records.Store` in one SQLite file (``":memory:"`` keeps nothing).
+
+    Raises:
+        StoreError: the file cannot be used (see the module docstring).
+    """
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file: StateFileLock | None = None
+        self._problem: str | None = None
+        if path != MEMORY:
+            try:
+                self._file = StateFileLock(path)
+            except LockedError:
+                raise LockedError(path, describe_holder(path)) from None
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._prepare()
+            self._claim(clock())
+        except sqlite3.Error as exc:
+            self._release()
+            raise StoreError(f"state file {path}: {self._explain(exc)}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _prepare(self) -> None:
+        db = self._db
+        db.execute("PRAGMA busy_timeout = 5000")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"state file {self.path} has schema version {version}, newer than this archlag "
+                f"understands ({SCHEMA_VERSION}); upgrade archlag or point state_file elsewhere"
+            )
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise StoreError(f"state file {self.path} is corrupt ({check}); it was left untouched")
+        if self.path != MEMORY:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target:d}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _claim(self, now: float) -> None:
+        """Say who holds the file, for the message a second process prints (and prove that the
+        file can be written before any poll needs it)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO holder VALUES (1, ?, ?, ?)",
+            (os.getpid(), socket.gethostname()[:255], now),
+        )
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        """A reason a person can act on, for SQLite's terse messages."""
+        text = str(exc)
+        if "full" in text or (("I/O" in text or "disk" in text) and self._low_on_space()):
+            return "the disk holding it is full (no space left on the device)"
+        if "readonly" in text or "read-only" in text:
+            return "it cannot be written (read-only file, directory or file system)"
+        if "unable to open" in text:
+            return "cannot open it (does its directory exist, and may archlag write there?)"
+        if "not a database" in text:
+            return "it is not an archlag state file (not SQLite); it was left untouched"
+        return f"cannot use it: {text}"
+
+    def _low_on_space(self) -> bool:
+        try:
+            found = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except OSError:
+            return False
+        return found.f_bavail * found.f_frsize < _LOW_SPACE_BYTES
+
+    def _release(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+        if self._file is not None:
+            self._file.release()
+            self._file = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._release()
+
+    def problem(self) -> str | None:
+        """Why the state file can no longer be written, or None (see :class:`FileIdentity`)."""
+        if self._problem is None and self._file is not None:
+            self._problem = self._file.identity.problem()
+        return self._problem
+
+    def load(self, registry: str, repository: str) -> RepositoryRecord:
+        key = (registry, repository)
+        with self._lock:
+            rows = _read(self._db, key)
+        repository_row = rows["repository"]
+        return RepositoryRecord(
+            baseline_done=bool(repository_row[0]) if repository_row else False,
+            last_poll_success=repository_row[1] if repository_row else None,
+            last_listing=repository_row[2] if repository_row else None,
+            first_listed={tag: at for tag, at, _ in rows["listed"]},
+            absent_since={tag: gone for tag, _, gone in rows["listed"] if gone is not None},
+            tags=_tags_from_rows(rows["tags"], rows["platforms"]),
+            observations=tuple(
+                Observation(kind, parse_platform(platform) if platform else None, seconds, bool(e))
+                for kind, platform, seconds, e in rows["observations"]
+            ),
+            regressions={parse_platform(p): total for p, total in rows["regressions"]},
+            unsupported=dict(rows["unsupported"]),
+        )
+
+    def save(self, record: PollRecord) -> tuple[Completion, ...]:
+        """Write one poll's changes in a single transaction; return the new completions.
+
+        Raises:
+            StoreError: the write failed (disk full, file deleted or replaced...); nothing was
+                written.
+        """
+        with self._lock:
+            problem = self.problem()
+            if problem is not None:
+                raise StoreError(f"{problem}; nothing more is written to it (restart archlag)")
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                new = _write(db, record)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(
+                    f"state file {self.path}: write failed: {self._explain(exc)}"
+                ) from None
+            return new
+
+
+def describe_holder(path: str) -> str:
+    """Who holds a locked state file, read from its ``holder`` row (read-only), if possible."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            row = db.execute("SELECT pid, host, started FROM holder WHERE id = 1").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return "another process"
+    if row is None:
+        return "another process"
+    pid, host, started = row
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+    return f"archlag pid {pid} on host {host} (since {since})"
+
+
+def _read(db: sqlite3.Connection, key: tuple[str, str]) -> dict[str, Any]:
+    """Every row of one repository, by table (the queries are fixed strings)."""
+    queries = {
+        "listed": "SELECT tag, first_listed, absent_since FROM listed_tags"
+        " WHERE registry = ? AND repository = ?",
+        "tags": "SELECT tag, digest, last_checked, seq, first_seen, baseline, observed, expected,"
+        " expected_basis, learned_from FROM tags WHERE registry = ? AND repository = ?",
+        "platforms": "SELECT tag, platform, digest, first_seen, present, source, last_absent"
+        " FROM platforms WHERE registry = ? AND repository = ?",
+        "regressions": "SELECT platform, total FROM regressions"
+        " WHERE registry = ? AND repository = ?",
+        "unsupported": "SELECT reason, total FROM unsupported"
+        " WHERE registry = ? AND repository = ?",
+        "observations": "SELECT kind, platform, seconds, estimated FROM observations"
+        " WHERE registry = ? AND repository = ? ORDER BY rowid",
+    }
+    rows: dict[str, Any] = {name: db.execute(sql, key).fetchall() for name, sql in queries.items()}
+    rows["repository"] = db.execute(
+        "SELECT baseline_done, last_poll_success, last_listing FROM repositories"
+        " WHERE registry = ? AND repository = ?",
+        key,
+    ).fetchone()
+    return rows
+
+
+def _tags_from_rows(
+    tag_rows: list[tuple[Any, ...]], platform_rows: list[tuple[Any, ...]]
+) -> dict[str, TagState]:
+    platforms: dict[str, dict[Platform, PlatformState]] = {}
+    for tag, platform, digest, first_seen, present, source, last_absent in platform_rows:
+        platforms.setdefault(tag, {})[parse_platform(platform)] = PlatformState(
+            digest, first_seen, bool(present), source, last_absent
+        )
+    tags = {}
+    for row in tag_rows:
+        tag, digest, last_checked, seq, first_seen, baseline, observed = row[:7]
+        publication = Publication(
+            seq,
+            first_seen,
+            platforms.get(tag, {}),
+            bool(baseline),
+            bool(observed),
+            _expectation(*row[7:]),
+        )
+        tags[tag] = TagState(tag, digest, publication, last_checked)
+    return tags
+
+
+def _expectation(
+    expected: str | None, basis: str | None, learned: str | None
+) -> Expectation | None:
+    if expected is None or basis is None:
+        return None  # written by archlag 0.1; fixed by restore()
+    platforms = frozenset(parse_platform(p) for p in expected.split(",") if p)
+    return Expectation(platforms, basis, tuple(t for t in (learned or "").split(",") if t))
+
+
+def _write(db: sqlite3.Connection, record: PollRecord) -> tuple[Completion, ...]:
+    key = (record.registry, record.repository)
+    db.execute(
+        "INSERT INTO repositories (registry, repository, baseline_done, last_poll_success,"
+        " last_listing) VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, repository)"
+        " DO UPDATE SET baseline_done = excluded.baseline_done,"
+        " last_poll_success = excluded.last_poll_success, last_listing = excluded.last_listing",
+        (*key, int(record.baseline_done), record.last_poll_success, record.last_listing),
+    )
+    _write_listing(db, key, record)
+    _write_tags(db, key, record)
+    for platform in record.regressions:
+        db.execute(
+            "INSERT INTO regressions VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
+            " platform) DO UPDATE SET total = total + 1",
+            (*key, str(platform)),
+        )
+    for reason in record.unsupported:
+        db.execute(
+            "INSERT INTO unsupported VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
+            " reason) DO UPDATE SET total = total + 1",
+            (*key, reason),
+        )
+    return tuple(c for c in record.completions if _write_completion(db, key, c))
+
+
+def _write_listing(db: sqlite3.Connection, key: tuple[str, str], record: PollRecord) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO listed_tags (registry, repository, tag, first_listed,"
+        " absent_since) VALUES (?, ?, ?, ?, NULL)",
+        [(*key, tag, at) for tag, at in record.listed_added.items()],
+    )
+    db.executemany(
+        "UPDATE listed_tags SET absent_since = ? WHERE registry = ? AND repository = ? AND tag = ?",
+        [(gone, *key, tag) for tag, gone in record.listed_absent.items()],
+    )
+    forgotten = [(*key, tag) for tag in record.forgotten]
+    for table in ("listed_tags", "tags", "platforms"):
+        db.executemany(
+            f"DELETE FROM {table} WHERE registry = ? AND repository = ? AND tag = ?",  # noqa: S608
+            forgotten,
+        )
+
+
+def _write_tags(db: sqlite3.Connection, key: tuple[str, str], record: PollRecord) -> None:
+    changed = [(*key, state.tag) for state in record.tags_changed]
+    db.executemany("DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?", changed)
+    db.executemany(
+        "DELETE FROM platforms WHERE registry = ? AND repository = ? AND tag = ?", changed
+    )
+    for state in record.tags_changed:
+        pub = state.publication
+        expectation = pub.expectation
+        db.execute(
+            "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *key,
+                state.tag,
+                state.digest,
+                state.last_checked,
+                pub.seq,
+                pub.first_seen,
+                int(pub.baseline),
+                int(pub.observed),
+                *_expectation_columns(expectation),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO platforms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*key, state.tag, str(p), *_platform_columns(s)) for p, s in pub.platforms.items()],
+        )
+
+
+def _platform_columns(state: PlatformState) -> tuple[Any, ...]:
+    return (
+        state.digest,
+        state.first_seen,
+        int(state.present),
+        state.source,
+        state.last_absent,
+    )
+
+
+def _expectation_columns(expectation: Expectation | None) -> tuple[str | None, ...]:
+    if expectation is None:
+        return (None, None, None)
+    platforms = ",".join(sorted(str(p) for p in expectation.platforms))
+    return (platforms, expectation.basis, ",".join(expectation.learned_from))
+
+
+def _write_completion(db: sqlite3.Connection, key: tuple[str, str], completion: Completion) -> bool:
+    """Insert a completion's observations; False if it was stored before (nothing written)."""
+    started = completion.first_seen
+    head = (*key, completion.tag, started, completion.seq)
+    estimated = int(completion.estimated)
+    spread = db.execute(
+        "INSERT OR IGNORE INTO observations VALUES (?, ?, ?, ?, ?, 'spread', '', ?, ?)",
+        (*head, completion.spread, estimated),
+    )
+    if spread.rowcount == 0:
+        return False
+    rows: Iterable[tuple[Any, ...]] = (
+        (*head, str(p), delay, estimated) for p, delay in sorted(completion.delays.items())
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO observations VALUES (?, ?, ?, ?, ?, 'delay', ?, ?, ?)", rows
+    )
+    return True
