@@ -24,6 +24,7 @@ from archlag.registry import (
     RetryPolicy,
     ServerError,
     UnauthorizedError,
+    is_tag,
 )
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
@@ -430,6 +431,16 @@ async def test_tags_pagination_stops_on_foreign_repeated_or_non_next_links(link:
     async with recorder.client() as client:
         assert await client.list_tags("demo/app") == ["a", "b"]
     assert len(recorder.requests) == 1
+
+
+async def test_a_listed_tag_with_a_newline_is_listed_but_never_put_in_a_url() -> None:
+    recorder = Recorder(lambda request: tags_page(["1.0", "2.0\n"]))
+    async with recorder.client() as client:
+        listed = await client.list_tags("demo/app")
+        assert [tag for tag in listed if is_tag(tag)] == ["1.0"]
+        with pytest.raises(ValueError, match="not a tag or digest"):
+            await client.head_manifest("demo/app", "2.0\n")
+    assert len(recorder.requests) == 1  # the listing only
 
 
 async def test_tags_of_unknown_repository_is_not_found() -> None:

@@ -12,13 +12,13 @@ import sys
 import time
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z0-9._:/@+\-]+$")
+_PLAIN = re.compile(r"[A-Za-z0-9._:/@+\-]+")
 _FIELDS = "archlag_fields"
 
 
 def format_value(value: Any) -> str:
     text = f"{value:.3f}" if isinstance(value, float) else str(value)
-    if _PLAIN.match(text):
+    if _PLAIN.fullmatch(text):
         return text
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     escaped = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped)

@@ -10,6 +10,7 @@ Modules, each one thing:
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
 - :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata
   APIs with push times;
+- :mod:`~archlag.registry.names`: the grammar of tags, repository names and digests;
 - :mod:`~archlag.registry.errors`: the error tree.
 
 Everything other modules need is re-exported here.
@@ -46,6 +47,7 @@ from archlag.registry.errors import (
     UnsupportedManifestError,
 )
 from archlag.registry.hub import HubClient, HubImage, HubTag
+from archlag.registry.names import is_digest, is_repository, is_tag
 from archlag.registry.quay import QuayClient, QuayRevision
 from archlag.registry.ratelimit import ClientStatus, RateLimitStatus
 from archlag.registry.transport import RequestObserver, RetryPolicy
@@ -86,4 +88,7 @@ __all__ = [
     "UnauthorizedError",
     "UnsupportedManifestError",
     "fetch_content",
+    "is_digest",
+    "is_repository",
+    "is_tag",
 ]

@@ -32,13 +32,13 @@ from archlag.registry.content import (
     OCI_INDEX,
     OCI_MANIFEST,
     digest_of,
-    is_digest,
     manifest_media_type,
     reject_schema1,
     verify_digest,
 )
 from archlag.registry.credentials import CredentialSource
 from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.names import is_digest, is_repository, is_tag
 from archlag.registry.transport import (
     MAX_SMALL_BYTES,
     HttpSession,
@@ -55,10 +55,6 @@ MAX_TOKEN_BYTES = 1 << 20
 MAX_TAG_PAGES = 1000
 
 _log = logging.getLogger(__name__)
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _LINK = re.compile(r"<([^>]*)>([^<]*)")
 _REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
 
@@ -211,7 +207,7 @@ class RegistryClient(SessionClient):
 
     def _manifest_where(self, repository: str, reference: str) -> Where:
         check_repository(repository)
-        if not (_TAG.match(reference) or is_digest(reference)):
+        if not (is_tag(reference) or is_digest(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
         return Where(self.name, repository, reference)
 
@@ -291,13 +287,13 @@ def _content_type(headers: httpx.Headers) -> str:
 
 def check_repository(repository: str) -> None:
     """Raise ValueError unless ``repository`` is a valid repository name."""
-    if len(repository) > 255 or not _REPOSITORY.match(repository):
+    if not is_repository(repository):
         raise ValueError(f"not a repository name: {repository!r}")
 
 
 def check_tag(tag: str) -> None:
     """Raise ValueError unless ``tag`` is a valid tag name."""
-    if not _TAG.match(tag):
+    if not is_tag(tag):
         raise ValueError(f"not a tag: {tag!r}")
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from archlag.platforms import Platform, normalize
 from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.names import is_digest
 
 if TYPE_CHECKING:  # the client imports this module for media types and digests
     from archlag.registry.client import RegistryClient
@@ -55,8 +56,7 @@ MAX_CHILD_REQUESTS = 256  # manifests and configs fetched for one tag; bounds a 
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
 
 _Json = dict[str, Any]
-_DIGEST = re.compile(r"^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-_PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # bounded, label-safe values
+_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # bounded, label-safe values
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +199,6 @@ class _Reader:
         return document
 
 
-def is_digest(text: str) -> bool:
-    """True for a ``sha256:`` or ``sha512:`` digest that can be verified here."""
-    return _DIGEST.match(text) is not None
-
-
 def digest_of(algorithm: str, body: bytes) -> str:
     return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
 
@@ -314,6 +309,6 @@ def platform_from(value: object, where: Where) -> Platform | None:
         raise where.error(BadResponseError, "platform has an empty os or architecture")
     platform = normalize(os, architecture, variant or "")
     parts = (platform.os, platform.architecture) + ((platform.variant,) if platform.variant else ())
-    if not all(_PLATFORM_PART.match(part) for part in parts):
+    if not all(_PLATFORM_PART.fullmatch(part) for part in parts):
         raise where.error(BadResponseError, "platform has an implausible os, arch or variant")
     return platform

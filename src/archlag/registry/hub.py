@@ -49,7 +49,7 @@ MAX_PAGE_SIZE = 100  # the API's maximum
 
 _log = logging.getLogger(__name__)
 # OCI digest grammar: algorithm ":" encoded
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}$")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +259,7 @@ def _digest(item: Mapping[str, Any], where: Where) -> str | None:
     value = item.get("digest")
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _DIGEST.match(value):
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
         raise where.error(BadResponseError, "Docker Hub sent a malformed digest")
     return value
 

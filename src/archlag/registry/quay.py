@@ -22,8 +22,8 @@ from typing import Any, Unpack
 import httpx
 
 from archlag.registry.client import check_repository, check_tag
-from archlag.registry.content import is_digest
 from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.names import is_digest
 from archlag.registry.transport import (
     HttpSession,
     Outgoing,
