@@ -12,6 +12,7 @@ import pytest
 
 import archlag
 from archlag.registry import (
+    LIMITS,
     MANIFEST_ACCEPT,
     RESULTS,
     BadResponseError,
@@ -24,6 +25,7 @@ from archlag.registry import (
     RetryPolicy,
     ServerError,
     UnauthorizedError,
+    fetch_content,
     is_tag,
 )
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
@@ -573,3 +575,59 @@ async def test_ping_checks_the_api_version_endpoint() -> None:
 def test_base_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         RegistryClient("r", "ftp://registry.example")
+
+
+# -- hostile answers: bodies and headers ----------------------------------------------------
+
+DEEP = b"[" * 60_000 + b"]" * 60_000
+
+
+async def test_limits_hit_report_a_fixed_set_of_keys_from_the_start() -> None:
+    async with Recorder(index_response).client() as client:
+        assert dict(client.status().limits_hit) == dict.fromkeys(LIMITS, 0)
+    assert LIMITS == ("body_too_large", "json_too_deep")
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "text"),
+    [
+        pytest.param(httpx.Response(404, content=DEEP), NotFoundError, "HTTP 404", id="404"),
+        pytest.param(
+            httpx.Response(400, content=b'{"errors": ' + DEEP + b"}"),
+            BadResponseError,
+            "HTTP 400",
+            id="400",
+        ),
+        pytest.param(
+            httpx.Response(200, content=DEEP, headers={"Content-Type": OCI_INDEX}),
+            BadResponseError,
+            "manifest is nested deeper than 32 levels",
+            id="manifest",
+        ),
+    ],
+)
+async def test_a_body_nested_60000_deep_is_refused_without_recursion(
+    response: httpx.Response, error: type[RegistryError], text: str
+) -> None:
+    async with Recorder(lambda request: response).client() as client:
+        with pytest.raises(error) as info:
+            await fetch_content(client, "demo/app", "1.0")
+    assert type(info.value) is error
+    assert text in str(info.value)
+
+
+async def test_a_tag_list_nested_too_deeply_is_refused_and_counted() -> None:
+    body = b'{"tags": ' + DEEP + b"}"
+    async with Recorder(lambda request: httpx.Response(200, content=body)).client() as client:
+        with pytest.raises(BadResponseError, match="tags list is nested deeper than 32 levels"):
+            await client.list_tags("demo/app")
+        assert client.status().limits_hit["json_too_deep"] == 1
+
+
+async def test_a_body_over_its_limit_is_counted() -> None:
+    big = b" " * ((4 << 20) + 1)
+    recorder = Recorder(lambda request: httpx.Response(200, content=big))
+    async with recorder.client() as client:
+        with pytest.raises(BadResponseError, match="larger than"):
+            await client.get_manifest("demo/app", "1.0")
+        assert client.status().limits_hit["body_too_large"] == 1

@@ -10,7 +10,9 @@ Modules, each one thing:
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
 - :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata
   APIs with push times;
-- :mod:`~archlag.registry.names`: the grammar of tags, repository names and digests;
+- untrusted input, read once and defensively: :mod:`~archlag.registry.names` (the grammar of
+  tags, repositories and digests), :mod:`~archlag.registry.jsonbody` (JSON bodies);
+  :mod:`~archlag.registry.limits`: the counters of caps hit;
 - :mod:`~archlag.registry.errors`: the error tree.
 
 Everything other modules need is re-exported here.
@@ -47,12 +49,14 @@ from archlag.registry.errors import (
     UnsupportedManifestError,
 )
 from archlag.registry.hub import HubClient, HubImage, HubTag
+from archlag.registry.limits import LIMITS
 from archlag.registry.names import is_digest, is_repository, is_tag
 from archlag.registry.quay import QuayClient, QuayRevision
 from archlag.registry.ratelimit import ClientStatus, RateLimitStatus
 from archlag.registry.transport import RequestObserver, RetryPolicy
 
 __all__ = [
+    "LIMITS",
     "MANIFEST_ACCEPT",
     "RESULTS",
     "UNSUPPORTED_REASONS",

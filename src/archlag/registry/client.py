@@ -105,12 +105,12 @@ class RegistryClient(SessionClient):
 
     async def ping(self) -> None:
         """Check that the registry speaks the API and that we may use it (``GET /v2/``)."""
-        await self._request("GET", self._url("/v2/"), Where(self.name), None, MAX_SMALL_BYTES)
+        await self._request("GET", self._url("/v2/"), self.where(), None, MAX_SMALL_BYTES)
 
     async def list_tags(self, repository: str) -> list[str]:
         """Every tag of the repository, sorted and without duplicates, following ``Link`` pages."""
         check_repository(repository)
-        where = Where(self.name, repository)
+        where = self.where(repository)
         url = self._url(f"/v2/{repository}/tags/list").copy_merge_params({"n": "1000"})
         visited: set[httpx.URL] = set()
         tags: set[str] = set()
@@ -191,7 +191,7 @@ class RegistryClient(SessionClient):
         check_repository(repository)
         if not is_digest(digest):
             raise ValueError(f"not a verifiable digest: {digest!r}")
-        where = Where(self.name, repository, digest)
+        where = self.where(repository, digest)
         reply = await self._request(
             "GET",
             self._url(f"/v2/{repository}/blobs/{digest}"),
@@ -209,7 +209,7 @@ class RegistryClient(SessionClient):
         check_repository(repository)
         if not (is_tag(reference) or is_digest(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
-        return Where(self.name, repository, reference)
+        return self.where(repository, reference)
 
     async def _request(
         self,

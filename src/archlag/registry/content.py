@@ -21,7 +21,6 @@ Well-formed manifests that cannot be read raise its subclass
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from archlag.platforms import Platform, normalize
+from archlag.registry import jsonbody
 from archlag.registry.errors import BadResponseError, Where
 from archlag.registry.names import is_digest
 
@@ -80,7 +80,7 @@ async def fetch_content(
         RegistryError: any failure talking to the registry, or malformed content
             (:class:`BadResponseError`).
     """
-    reader = _Reader(client, repository, Where(client.name, repository, reference))
+    reader = _Reader(client, repository, client.where(repository, reference))
     manifest = await client.get_manifest(repository, reference)
     document = reader.where.json_object(manifest.body, "manifest")
     media_type = _media_type(manifest.media_type, document, reader.where)
@@ -214,9 +214,9 @@ def manifest_media_type(content_type: str, body: bytes) -> str:
     if content_type in INDEX_TYPES | IMAGE_TYPES | SCHEMA1_TYPES:
         return content_type
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return content_type
+        document = jsonbody.loads(body)
+    except jsonbody.JsonBodyError:
+        return content_type  # reading the body as a manifest will say what is wrong with it
     if isinstance(document, dict):
         declared = document.get("mediaType")
         if isinstance(declared, str) and declared:

@@ -101,7 +101,7 @@ class HubClient(SessionClient):
         if not 1 <= page_size <= MAX_PAGE_SIZE or max_pages < 1:
             raise ValueError("page_size must be 1..100 and max_pages at least 1")
         namespace, name = _split(repository)
-        where = Where(self.name, f"{namespace}/{name}")
+        where = self.where(f"{namespace}/{name}")
         url = self._url(f"/v2/namespaces/{namespace}/repositories/{name}/tags")
         url = url.copy_merge_params({"page_size": str(page_size), "ordering": "last_updated"})
         found: dict[str, HubTag] = {}
@@ -131,7 +131,7 @@ class HubClient(SessionClient):
         """
         check_tag(tag)
         namespace, name = _split(repository)
-        where = Where(self.name, f"{namespace}/{name}", tag)
+        where = self.where(f"{namespace}/{name}", tag)
         reply = await self._get(
             self._url(f"/v2/namespaces/{namespace}/repositories/{name}/tags/{tag}"), where
         )

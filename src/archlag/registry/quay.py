@@ -84,7 +84,7 @@ class QuayClient(SessionClient):
             raise ValueError(f"Quay repositories are namespace/name: {repository!r}")
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
-        where = Where(self.name, repository, tag)
+        where = self.where(repository, tag)
         headers = {"Accept": "application/json"}
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.reveal()}"

@@ -11,7 +11,8 @@
 - :class:`Pacer` spaces request starts evenly (``requests_per_minute``), so there are no bursts.
 
 Waiting uses the client's monotonic clock; the values reported in :class:`ClientStatus` are
-wall-clock (unix) times, for metrics.
+wall-clock (unix) times, for metrics. :class:`ClientStatus` also carries ``limits_hit``, how
+often each cap of :mod:`archlag.registry.limits` refused something.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 import anyio
 import httpx
+
+from archlag.registry.limits import no_limits_hit
 
 MAX_HEADER_NUMBER = 10**12  # larger counts are garbage, not a quota
 
@@ -52,6 +55,8 @@ class ClientStatus:
     rate_limit: RateLimitStatus | None
     backoff_until: float | None  # wall-clock unix time; None when not backing off
     quota_requests: int  # manifest GETs served (Docker Hub counts these as pulls)
+    # how often each cap was hit, keyed by every name in archlag.registry.limits.LIMITS
+    limits_hit: Mapping[str, int] = field(default_factory=no_limits_hit)
 
 
 def parse_rate_limit(headers: httpx.Headers, observed_at: float) -> RateLimitStatus | None:
