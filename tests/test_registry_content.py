@@ -522,3 +522,17 @@ async def test_with_created_on_a_single_platform_image_reuses_its_config() -> No
         content = await fetch_content(client, "demo/app", "1.0", with_created=True)
     assert dict(content.created) == {ARMV7: 1685577600.0}
     assert len([p for p in registry.paths if "/blobs/" in p]) == 1
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["x" * 300, "not a media type", "application/vnd.oci.image.index.v1+json\n"],
+    ids=["long", "spaces", "newline"],
+)
+async def test_a_body_media_type_that_is_not_a_media_type_is_refused(media_type: str) -> None:
+    registry = FakeRegistry()
+    body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": []}).encode()
+    registry.manifests["1.0"] = ("application/json", body)
+    with pytest.raises(BadResponseError, match="mediaType that is not a media type") as info:
+        await registry.fetch()
+    assert len(str(info.value)) < 300

@@ -11,7 +11,8 @@ Modules, each one thing:
 - :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata
   APIs with push times;
 - untrusted input, read once and defensively: :mod:`~archlag.registry.names` (the grammar of
-  tags, repositories and digests), :mod:`~archlag.registry.jsonbody` (JSON bodies);
+  tags, repositories and digests), :mod:`~archlag.registry.jsonbody` (JSON bodies),
+  :mod:`~archlag.registry.headers` and :mod:`~archlag.registry.links` (header values, ``Link``);
   :mod:`~archlag.registry.limits`: the counters of caps hit;
 - :mod:`~archlag.registry.errors`: the error tree.
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from archlag.platforms import Platform, normalize
 from archlag.registry import jsonbody
 from archlag.registry.errors import BadResponseError, Where
-from archlag.registry.names import is_digest
+from archlag.registry.names import is_digest, is_media_type
 
 if TYPE_CHECKING:  # the client imports this module for media types and digests
     from archlag.registry.client import RegistryClient
@@ -219,8 +219,8 @@ def manifest_media_type(content_type: str, body: bytes) -> str:
         return content_type  # reading the body as a manifest will say what is wrong with it
     if isinstance(document, dict):
         declared = document.get("mediaType")
-        if isinstance(declared, str) and declared:
-            return declared
+        if is_media_type(declared):
+            return str(declared)
         if document.get("schemaVersion") == 1:
             return SCHEMA1_MANIFEST
     return content_type
@@ -252,8 +252,8 @@ def parse_time(text: str) -> float | None:
 def _media_type(content_type: str, document: _Json, where: Where) -> str:
     """The manifest's media type: Content-Type, the body's ``mediaType``, or its shape."""
     declared = document.get("mediaType")
-    if declared is not None and not isinstance(declared, str):
-        raise where.error(BadResponseError, "manifest has a non-string mediaType")
+    if declared is not None and not (declared == "" or is_media_type(declared)):
+        raise where.error(BadResponseError, "manifest has a mediaType that is not a media type")
     known = INDEX_TYPES | IMAGE_TYPES
     if content_type in known:
         if declared and declared != content_type:
@@ -263,7 +263,7 @@ def _media_type(content_type: str, document: _Json, where: Where) -> str:
             )
         return content_type
     if declared:
-        return declared
+        return str(declared)
     if "manifests" in document:
         return OCI_INDEX
     if "config" in document:

@@ -17,8 +17,11 @@ The tree::
 
 :class:`BadResponseError` covers everything a registry sent that archlag refuses: a body that is
 not JSON, not UTF-8, larger than its limit or nested too deeply (:mod:`~archlag.registry.jsonbody`);
-fields of the wrong type; a digest mismatch; an invalid Docker-Content-Digest; any other 4xx. No
-``RecursionError``, ``KeyError`` or ``TypeError`` escapes the client.
+fields of the wrong type; a digest mismatch; a header value that fails validation
+(Docker-Content-Digest); a URL that cannot be built from what the registry sent
+(``httpx.InvalidURL``, a ``Link`` target); a tag listing cut short (a ``Link`` to another origin,
+one that cannot be parsed or that loops) or larger than its caps; any other 4xx. No ``httpx``
+exception, ``RecursionError``, ``KeyError`` or ``TypeError`` escapes the client.
 
 ``RateLimitedError`` is also raised without any request being sent while the client backs off
 after a 429 (see :mod:`archlag.registry.ratelimit`).

@@ -31,10 +31,12 @@ import anyio
 import httpx
 
 from archlag.platforms import Platform
-from archlag.registry.client import check_repository, check_tag, same_origin
+from archlag.registry.client import check_repository, check_tag
 from archlag.registry.content import parse_time, platform_from
 from archlag.registry.credentials import BasicCredentials
 from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
+from archlag.registry.links import same_origin
+from archlag.registry.names import is_tag
 from archlag.registry.transport import (
     HttpSession,
     Outgoing,
@@ -46,6 +48,7 @@ from archlag.registry.transport import (
 TOKEN_LIFETIME = 540.0  # Hub JWTs are valid for 10 minutes; renew after 9
 MAX_PAGE_BYTES = 8 << 20
 MAX_PAGE_SIZE = 100  # the API's maximum
+MAX_NEXT_LENGTH = 8 << 10
 
 _log = logging.getLogger(__name__)
 # OCI digest grammar: algorithm ":" encoded
@@ -114,7 +117,8 @@ class HubClient(SessionClient):
                 raise where.error(BadResponseError, "tags page has no 'results' list")
             for item in results:
                 tag = _parse_tag(item, where)
-                found.setdefault(tag.name, tag)  # pages shift when tags are pushed meanwhile
+                if is_tag(tag.name):  # a name that is not a tag cannot be looked up anyway
+                    found.setdefault(tag.name, tag)  # pages shift when tags are pushed meanwhile
             next_url = self._next(page, url, where)
             if next_url is None or next_url in visited:
                 break
@@ -144,13 +148,15 @@ class HubClient(SessionClient):
         target = page.get("next")
         if target is None or target == "":
             return None
-        if not isinstance(target, str):
-            raise where.error(BadResponseError, "tags page has a non-string 'next'")
+        if not isinstance(target, str) or len(target) > MAX_NEXT_LENGTH:
+            raise where.error(BadResponseError, "tags page has a 'next' that is not a URL")
         try:
             next_url = url.join(target)
-        except httpx.InvalidURL:
+        except (httpx.InvalidURL, ValueError):
+            where.hit("bad_url")
             raise where.error(BadResponseError, "tags page has an invalid 'next' URL") from None
         if not same_origin(next_url, self._base):
+            where.hit("bad_url")
             _log.warning(
                 "hub_next_page_ignored repository=%s reason=other_origin", where.repository
             )

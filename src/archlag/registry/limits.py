@@ -7,8 +7,15 @@ one of a fixed set of keys, :data:`LIMITS`, reported by ``status().limits_hit``:
 =====================  ===========================================================================
 key                    counted when
 =====================  ===========================================================================
+tag_pages              a tag listing needed more than ``client.MAX_TAG_PAGES`` pages
+tags_per_listing       a tag listing held more than ``client.MAX_TAGS_PER_LISTING`` tags (or bytes
+                       beyond ``client.MAX_LISTING_BYTES``)
 body_too_large         a body was larger than the limit for its kind
 json_too_deep          a JSON body was nested deeper than ``jsonbody.MAX_DEPTH``
+bad_header             a header value was refused: Docker-Content-Digest, Content-Type, Link,
+                       WWW-Authenticate (too long, too many)
+bad_url                no URL could be built from what the registry sent: a ``Link`` target, a
+                       ``next`` page, or a next page on another origin
 =====================  ===========================================================================
 
 Counts only grow; the keys never change, so a metric built from them has bounded labels.
@@ -20,8 +27,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 LIMITS = (
+    "tag_pages",
+    "tags_per_listing",
     "body_too_large",
     "json_too_deep",
+    "bad_header",
+    "bad_url",
 )
 
 

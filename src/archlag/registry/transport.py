@@ -20,6 +20,7 @@ and turn replies into results.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ from archlag.registry.ratelimit import (
 
 MAX_SMALL_BYTES = 64 << 10  # /v2/ and error bodies (error bodies are truncated, not refused)
 DEFAULT_MAX_BACKOFF = 3600.0
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class RequestObserver(Protocol):
@@ -264,7 +267,9 @@ class HttpSession:
                 self._report(method, RegistryConnectionError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
                 raise where.error(RegistryConnectionError, detail) from None
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+                # InvalidURL: a redirect to a URL that cannot be used; UnicodeError: a header
+                # value that is not ASCII
                 self._report(method, BadResponseError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
                 raise where.error(BadResponseError, detail) from None
@@ -350,8 +355,8 @@ class SessionClient:
 
 async def read_body(response: httpx.Response, limit: int) -> bytes | None:
     """The body, or None if it is longer than ``limit`` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = response.headers.get("content-length", "").strip()
+    if _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
