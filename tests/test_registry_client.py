@@ -493,6 +493,7 @@ async def test_limits_hit_report_a_fixed_set_of_keys_from_the_start() -> None:
     assert LIMITS == (
         "tag_pages",
         "tags_per_listing",
+        "platforms_per_index",
         "body_too_large",
         "json_too_deep",
         "bad_header",

@@ -8,6 +8,11 @@ and ``arm64/v8`` are one platform. When the same platform appears twice the firs
 so several ``windows/amd64`` entries differing only in ``os.version`` give one stable platform.
 A tag that points straight at an image manifest has one platform, read from its config blob.
 
+A tag keeps at most :data:`MAX_PLATFORMS` distinct platforms, the first ones in index order
+(real images have tens; a hostile index had 10,002): the rest are dropped, counted in
+``TagContent.platforms_dropped`` and in the client's ``platforms_per_index`` limit, and logged
+once per fetch. Entries without a platform that come after the cap are not read at all.
+
 With ``with_created`` the image config of every platform is read for its ``created`` time (a
 build time, a hint only: reproducible builds set it to 1970 or 1980). That costs one manifest
 GET (Docker Hub pull quota) and one blob GET per platform.
@@ -21,6 +26,7 @@ Well-formed manifests that cannot be read raise its subclass
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,8 +59,10 @@ IMAGE_CONFIG_TYPES = frozenset(
 MAX_INDEX_DEPTH = 3  # the top-level index is depth 0
 MAX_CONFIG_BYTES = 4 << 20
 MAX_CHILD_REQUESTS = 256  # manifests and configs fetched for one tag; bounds a hostile index
+MAX_PLATFORMS = 64  # distinct platforms kept per tag; Docker's official images have about 10
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
 
+_log = logging.getLogger(__name__)
 _Json = dict[str, Any]
 _PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # bounded, label-safe values
 
@@ -67,6 +75,9 @@ class TagContent:
     # platform -> image config ``created`` as unix seconds (None if absent or unreadable);
     # empty unless fetched with ``with_created``
     created: Mapping[Platform, float | None] = field(default_factory=lambda: MappingProxyType({}))
+    # platforms beyond the first MAX_PLATFORMS, not in ``platforms``; each index entry without
+    # a platform that came after the cap counts as one, since it was not read
+    platforms_dropped: int = 0
 
 
 async def fetch_content(
@@ -98,8 +109,22 @@ async def fetch_content(
     created: dict[Platform, float | None] = {}
     if with_created:
         created = {platform: await reader.created_of(digest) for platform, digest in found.items()}
+    if reader.dropped:
+        reader.where.hit("platforms_per_index")
+        _log.warning(
+            "platforms_capped registry=%s repository=%s reference=%s kept=%d dropped=%d",
+            client.name,
+            repository,
+            reference,
+            len(found),
+            reader.dropped,
+        )
     return TagContent(
-        manifest.digest, media_type, MappingProxyType(found), MappingProxyType(created)
+        manifest.digest,
+        media_type,
+        MappingProxyType(found),
+        MappingProxyType(created),
+        reader.dropped,
     )
 
 
@@ -112,6 +137,19 @@ class _Reader:
         self.where = where
         self._requests_left = MAX_CHILD_REQUESTS
         self._created: dict[str, float | None] = {}  # image manifest digest -> config created
+        self._over_cap: set[Platform] = set()  # platforms dropped for MAX_PLATFORMS
+        self._unread = 0  # entries without a platform not read because of MAX_PLATFORMS
+
+    @property
+    def dropped(self) -> int:
+        """How many platforms :data:`MAX_PLATFORMS` kept out (see ``TagContent``)."""
+        return len(self._over_cap) + self._unread
+
+    def _drop(self, platform: Platform | None) -> None:
+        if platform is None:
+            self._unread += 1
+        else:
+            self._over_cap.add(platform)
 
     def _spend(self) -> None:
         if self._requests_left <= 0:
@@ -132,6 +170,9 @@ class _Reader:
             media_type, digest = descriptor
             platform = platform_from(entry.get("platform"), self.where)
             if platform is not None and platform.is_unknown:
+                continue
+            if len(found) >= MAX_PLATFORMS and platform not in found:
+                self._drop(platform)
                 continue
             if media_type in INDEX_TYPES:
                 if depth + 1 > MAX_INDEX_DEPTH:

@@ -10,6 +10,7 @@ key                    counted when
 tag_pages              a tag listing needed more than ``client.MAX_TAG_PAGES`` pages
 tags_per_listing       a tag listing held more than ``client.MAX_TAGS_PER_LISTING`` tags (or bytes
                        beyond ``client.MAX_LISTING_BYTES``)
+platforms_per_index    a tag offered more than ``content.MAX_PLATFORMS`` platforms (once per fetch)
 body_too_large         a body was larger than the limit for its kind
 json_too_deep          a JSON body was nested deeper than ``jsonbody.MAX_DEPTH``
 bad_header             a header value was refused: Docker-Content-Digest, Content-Type, Link,
@@ -29,6 +30,7 @@ from types import MappingProxyType
 LIMITS = (
     "tag_pages",
     "tags_per_listing",
+    "platforms_per_index",
     "body_too_large",
     "json_too_deep",
     "bad_header",
