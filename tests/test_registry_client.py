@@ -498,6 +498,7 @@ async def test_limits_hit_report_a_fixed_set_of_keys_from_the_start() -> None:
         "json_too_deep",
         "bad_header",
         "bad_url",
+        "bad_token",
     )
 
 

@@ -5,7 +5,8 @@ Modules, each one thing:
 - :mod:`~archlag.registry.client`: the OCI Distribution API client (:class:`RegistryClient`);
 - :mod:`~archlag.registry.transport`: request machinery shared by all clients (retries, back-off,
   pacing, rate-limit bookkeeping); :mod:`~archlag.registry.ratelimit`: the pieces it uses;
-- :mod:`~archlag.registry.auth`: challenges and bearer tokens;
+- :mod:`~archlag.registry.auth`: answering challenges (:mod:`~archlag.registry.challenges`)
+  with credentials or bearer tokens (:mod:`~archlag.registry.tokens`);
   :mod:`~archlag.registry.credentials` and :mod:`~archlag.registry.docker_config`: credentials;
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
 - :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata

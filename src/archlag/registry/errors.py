@@ -7,6 +7,8 @@ The tree::
     ├── UnauthorizedError          result "unauthorized"  401 after an auth attempt, 403 / DENIED
     │   └── CredentialsError       result "unauthorized"  credentials could not be loaded (docker
     │                                                     config unreadable, helper missing/failing)
+    │                                                     or cannot be sent (a control character,
+    │                                                     such as a secret file's newline)
     ├── RateLimitedError           result "rate_limited"  429; ``retry_after`` in seconds or None
     ├── ServerError                result "server_error"  5xx (after retries)
     ├── RegistryTimeoutError       result "timeout"       connect/read/total timeout (after retries)
@@ -18,10 +20,11 @@ The tree::
 :class:`BadResponseError` covers everything a registry sent that archlag refuses: a body that is
 not JSON, not UTF-8, larger than its limit or nested too deeply (:mod:`~archlag.registry.jsonbody`);
 fields of the wrong type; a digest mismatch; a header value that fails validation
-(Docker-Content-Digest); a URL that cannot be built from what the registry sent
-(``httpx.InvalidURL``, a ``Link`` target); a tag listing cut short (a ``Link`` to another origin,
-one that cannot be parsed or that loops) or larger than its caps; any other 4xx. No ``httpx``
-exception, ``RecursionError``, ``KeyError`` or ``TypeError`` escapes the client.
+(Docker-Content-Digest, a bearer challenge without a usable realm); a URL that cannot be built
+from what the registry sent (``httpx.InvalidURL``, a realm such as ``http://[::1``, a ``Link``
+target); a tag listing cut short (a ``Link`` to another origin, one that cannot be parsed or that
+loops) or larger than its caps; a token that cannot be sent in a header; any other 4xx. No
+``httpx`` exception, ``RecursionError``, ``KeyError`` or ``TypeError`` escapes the client.
 
 ``RateLimitedError`` is also raised without any request being sent while the client backs off
 after a 429 (see :mod:`archlag.registry.ratelimit`).

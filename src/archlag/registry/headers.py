@@ -11,9 +11,15 @@ A registry's headers are untrusted, and each is read here once, within bounds:
 (``Link`` is read by :mod:`~archlag.registry.links`, ``Retry-After`` and the rate-limit headers by
 :mod:`~archlag.registry.ratelimit`.) Refused values are counted as ``bad_header``
 (:mod:`~archlag.registry.limits`).
+
+Values archlag sends that hold a secret must be sendable as they are: :func:`is_header_token`
+says whether a token may go into ``Authorization: Bearer`` (visible ASCII, no spaces, bounded);
+:func:`has_control_character` finds the newline a secret file or variable may still end with.
 """
 
 from __future__ import annotations
+
+import re
 
 import httpx
 
@@ -21,6 +27,10 @@ from archlag.registry.errors import BadResponseError, Where
 from archlag.registry.names import is_digest, is_media_type
 
 MAX_CONTENT_TYPE_LENGTH = 256
+MAX_TOKEN_LENGTH = 16 << 10  # JWTs of real registries are 1-3 KiB; servers refuse 8-16 KiB headers
+
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def content_type(headers: httpx.Headers, where: Where) -> str:
@@ -59,3 +69,13 @@ def bounded_values(
     if len(kept) < len(values):
         where.hit("bad_header")
     return kept
+
+
+def is_header_token(text: str) -> bool:
+    """True if ``text`` can be sent as a bearer token: visible ASCII, at most 16 KiB."""
+    return len(text) <= MAX_TOKEN_LENGTH and _HEADER_TOKEN.fullmatch(text) is not None
+
+
+def has_control_character(text: str) -> bool:
+    """True if ``text`` holds a control character (C0, DEL or C1), such as a newline."""
+    return _CONTROL.search(text) is not None

@@ -35,6 +35,7 @@ from archlag.registry.client import check_repository, check_tag
 from archlag.registry.content import parse_time, platform_from
 from archlag.registry.credentials import BasicCredentials
 from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
+from archlag.registry.headers import is_header_token
 from archlag.registry.links import same_origin
 from archlag.registry.names import is_tag
 from archlag.registry.transport import (
@@ -201,6 +202,11 @@ class HubClient(SessionClient):
         token = document.get("access_token") or document.get("token")
         if not isinstance(token, str) or not token:
             raise where.error(BadResponseError, "Docker Hub login response has no access_token")
+        if not is_header_token(token):
+            where.hit("bad_token")
+            raise where.error(
+                BadResponseError, "Docker Hub login response has a token that cannot be sent"
+            )
         return token
 
     def _secrets(self) -> list[str]:

@@ -14,9 +14,10 @@ platforms_per_index    a tag offered more than ``content.MAX_PLATFORMS`` platfor
 body_too_large         a body was larger than the limit for its kind
 json_too_deep          a JSON body was nested deeper than ``jsonbody.MAX_DEPTH``
 bad_header             a header value was refused: Docker-Content-Digest, Content-Type, Link,
-                       WWW-Authenticate (too long, too many)
+                       WWW-Authenticate (too long, too many, a bearer challenge without realm)
 bad_url                no URL could be built from what the registry sent: a ``Link`` target, a
-                       ``next`` page, or a next page on another origin
+                       realm, a ``next`` page, or a next page on another origin
+bad_token              a token server answered with a token that cannot be sent in a header
 =====================  ===========================================================================
 
 Counts only grow; the keys never change, so a metric built from them has bounded labels.
@@ -35,6 +36,7 @@ LIMITS = (
     "json_too_deep",
     "bad_header",
     "bad_url",
+    "bad_token",
 )
 
 

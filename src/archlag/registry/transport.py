@@ -269,7 +269,7 @@ class HttpSession:
                 raise where.error(RegistryConnectionError, detail) from None
             except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
                 # InvalidURL: a redirect to a URL that cannot be used; UnicodeError: a header
-                # value that is not ASCII
+                # value that is not ASCII (values from secrets are checked before, see auth)
                 self._report(method, BadResponseError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
                 raise where.error(BadResponseError, detail) from None
