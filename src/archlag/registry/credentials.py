@@ -16,7 +16,7 @@ re-read a file or re-run a helper; :class:`StaticCredentials` is the fixed one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from archlag.registry.headers import has_control_character, is_header_token
@@ -27,6 +27,12 @@ from archlag.secrets import Secret
 class BasicCredentials:
     username: str
     password: Secret
+    # ``user:password`` as a Secret of its own, so that its base64 (the Basic header and
+    # Docker's ``auth`` field) is scrubbed from text like every other secret
+    _pair: Secret = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pair", Secret(f"{self.username}:{self.password.reveal()}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ after a 429 (see :mod:`archlag.registry.ratelimit`).
 Every error carries the registry name and, where relevant, the repository and reference, and its
 ``result`` is one of :data:`RESULTS`, a bounded set suitable as a metric label value. Messages
 never contain credentials or tokens: text that comes from a registry is untrusted, so it is
-shortened, stripped of control characters and scrubbed of any known secret before use.
+shortened, stripped of control characters and scrubbed of every known secret (in every printed
+form, see :func:`archlag.secrets.scrub`) before use.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Any, ClassVar, TypeVar
 
 from archlag.registry import jsonbody
 from archlag.registry.limits import LimitCounter
+from archlag.secrets import scrub
 
 RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
 
@@ -208,10 +210,12 @@ class RegistryConnectionError(RegistryError):
 
 
 def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
-    """Make untrusted text safe for a message: no secrets, printable, short."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """Make untrusted text safe for a message: no secrets, printable, short.
+
+    Masked are ``secrets`` and every live :class:`~archlag.secrets.Secret`, in every form
+    :func:`archlag.secrets.scrub` knows (escaped, URL-encoded, base64...).
+    """
+    text = scrub(text, secrets)
     text = _UNPRINTABLE.sub(" ", text).strip()
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 3] + "..."
