@@ -77,6 +77,13 @@ def test_a_secret_is_known_while_a_secret_holds_it_and_forgotten_after() -> None
     assert scrub(f"x {value}") == f"x {value}"
 
 
+def test_a_secret_that_is_not_utf8_is_scrubbed_and_breaks_nothing() -> None:
+    # os.environ turns bytes that are not UTF-8 into lone surrogates
+    held = Secret("planted-\udcff-env-secret")
+    assert scrub(f"x {held.reveal()} {held.reveal()!r}") == "x *** '***'"
+    assert scrub("nothing secret here") == "nothing secret here"
+
+
 def test_short_values_are_not_scrubbed() -> None:
     held = Secret("abc")
     assert scrub("abcdef abc") == "abcdef abc"

@@ -83,11 +83,17 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` with every form of every known secret, and of each of ``extra``, masked."""
     forms: set[str] = set()
     with _lock:
-        for value in _live:
-            cached = _forms.get(value)
-            if cached is None:
-                cached = _forms[value] = printable_forms(value)
-            forms.update(cached)
+        # A copy: computing forms allocates, a garbage collection may then release a Secret,
+        # and its __del__ (in this thread, through the reentrant lock) changes _live.
+        live = list(_live)
+    for value in live:
+        cached = _forms.get(value)
+        if cached is None:
+            cached = printable_forms(value)
+            with _lock:
+                if value in _live:
+                    _forms[value] = cached
+        forms.update(cached)
     for value in extra:
         forms.update(printable_forms(value))
     for form in sorted(forms, key=len, reverse=True):  # a longer form may contain a shorter
@@ -100,6 +106,8 @@ def printable_forms(value: str) -> tuple[str, ...]:
     """The ways ``value`` may show up in a message or log line (see the module docstring)."""
     if len(value) < MIN_SCRUBBED_LENGTH:
         return ()
+    # surrogatepass: an environment variable holding bytes that are not UTF-8 arrives with
+    # lone surrogates (os.environ decodes with surrogateescape), and must not break scrubbing
     raw = value.encode("utf-8", "surrogatepass")
     plain = [value, value.strip()]
     escaped = [
@@ -107,10 +115,10 @@ def printable_forms(value: str) -> tuple[str, ...]:
         _inner(repr(raw), 2),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
-        quote(value, safe=""),
-        quote(value),
-        quote(value, safe=_URL_KEPT),
-        quote_plus(value),
+        quote(raw, safe=""),
+        quote(raw),
+        quote(raw, safe=_URL_KEPT),
+        quote_plus(raw),
     ]
     encoded = [
         base64.b64encode(raw).decode("ascii"),

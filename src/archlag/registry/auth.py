@@ -110,7 +110,8 @@ class Authenticator:
         self._scope_alias: dict[str, str] = {}  # our scope -> the scope the registry asked for
         self._no_oauth: set[str] = set()  # realms that answered the POST flow with 404
         self._last_credentials: Credentials | None = None
-        self._recent_tokens: deque[str] = deque(maxlen=16)
+        # kept alive, so that the log scrubber still knows tokens that left the cache
+        self._recent_tokens: deque[Secret] = deque(maxlen=16)
 
     def __repr__(self) -> str:
         return f"Authenticator(registry_url={str(self._registry_url)!r})"
@@ -173,7 +174,8 @@ class Authenticator:
 
     def secrets(self) -> list[str]:
         """Every secret value that could be echoed back by a registry, for scrubbing."""
-        found = list(self._recent_tokens) + secret_values(self._last_credentials)
+        found = [token.reveal() for token in self._recent_tokens]
+        found += secret_values(self._last_credentials)
         if isinstance(self._last_credentials, BasicCredentials):
             found.append(_basic_header(self._last_credentials).reveal().removeprefix("Basic "))
         return found
@@ -209,7 +211,7 @@ class Authenticator:
         if token is None:
             token = await self._request_token(key, where)
             self._cache.put(key, token, self._clock())
-            self._recent_tokens.append(token.value.reveal())
+            self._recent_tokens.append(token.value)
         return SentAuthorization(Secret(f"Bearer {token.value.reveal()}"), key)
 
     async def _request_token(self, key: TokenKey, where: Where) -> BearerToken:

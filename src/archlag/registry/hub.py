@@ -45,6 +45,7 @@ from archlag.registry.transport import (
     SessionClient,
     SessionOptions,
 )
+from archlag.secrets import Secret
 
 TOKEN_LIFETIME = 540.0  # Hub JWTs are valid for 10 minutes; renew after 9
 MAX_PAGE_BYTES = 8 << 20
@@ -87,7 +88,7 @@ class HubClient(SessionClient):
         self.name = self._base.host
         self._credentials = credentials
         self._clock = options.get("clock", time.monotonic)
-        self._jwt: tuple[str, float] | None = None  # (token, expires at on the monotonic clock)
+        self._jwt: tuple[Secret, float] | None = None  # (token, expiry on the monotonic clock)
         self._login_lock = anyio.Lock()
         options.setdefault("concurrency", 2)  # the Hub API limits requests per minute
         self._session = HttpSession(self.name, secrets=self._secrets, **options)
@@ -186,8 +187,8 @@ class HubClient(SessionClient):
         async with self._login_lock:
             if fresh or self._jwt is None or self._clock() >= self._jwt[1]:
                 token = await self._login(self._credentials, where)
-                self._jwt = (token, self._clock() + TOKEN_LIFETIME)
-            return self._jwt[0]
+                self._jwt = (Secret(token), self._clock() + TOKEN_LIFETIME)
+            return self._jwt[0].reveal()
 
     async def _login(self, credentials: BasicCredentials, where: Where) -> str:
         body = {"identifier": credentials.username, "secret": credentials.password.reveal()}
@@ -210,7 +211,7 @@ class HubClient(SessionClient):
         return token
 
     def _secrets(self) -> list[str]:
-        found = [self._jwt[0]] if self._jwt is not None else []
+        found = [self._jwt[0].reveal()] if self._jwt is not None else []
         if self._credentials is not None:
             found.append(self._credentials.password.reveal())
         return found
