@@ -245,6 +245,11 @@ async def test_credentials_go_only_to_the_same_origin_or_a_realm_over_https(
             BasicCredentials("alice", Secret("planted-password\n")), "planted-password", id="basic"
         ),
         pytest.param(IdentityToken(Secret("planted-identity\r\n")), "planted-identity", id="id"),
+        pytest.param(
+            BasicCredentials("alice", Secret("planted-\udcff-password")),
+            "planted-",
+            id="basic-not-utf8",
+        ),
     ],
 )
 async def test_credentials_with_a_control_character_are_refused_before_sending(

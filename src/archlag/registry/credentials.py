@@ -76,7 +76,8 @@ def unsendable(credentials: Credentials | None) -> str | None:
     """Why ``credentials`` cannot be sent as they are, or None; never contains a secret.
 
     A bearer token goes into a header as it is, so it must be visible ASCII (at most 16 KiB);
-    passwords and identity tokens are encoded, but a control character in them is a mistake.
+    passwords and identity tokens are encoded as UTF-8, so they must be text (a variable holding
+    bytes that are not UTF-8 is not), and a control character in them is a mistake.
     """
     if credentials is None:
         return None
@@ -91,10 +92,18 @@ def unsendable(credentials: Credentials | None) -> str | None:
         texts = secret_values(credentials)
         if isinstance(credentials, BasicCredentials):
             texts.append(credentials.username)
-        if not any(has_control_character(text) for text in texts):
+        if not any(has_control_character(text) or not _is_utf8(text) for text in texts):
             return None
-        problem = "the credentials hold a control character"
+        problem = "the credentials hold a control character or bytes that are not UTF-8"
     return f"{problem} (a secret file or variable that ends in a newline?); nothing was sent"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, from os.environ's surrogateescape
+        return False
+    return True
 
 
 def secret_values(credentials: Credentials | None) -> list[str]:
