@@ -12,6 +12,7 @@ import pytest
 
 import archlag
 from archlag.registry import (
+    LIMITS,
     MANIFEST_ACCEPT,
     RESULTS,
     BadResponseError,
@@ -24,7 +25,10 @@ from archlag.registry import (
     RetryPolicy,
     ServerError,
     UnauthorizedError,
+    fetch_content,
+    is_tag,
 )
+from archlag.registry.client import MAX_TAG_PAGES
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio
@@ -415,21 +419,136 @@ async def test_tags_null_means_no_tags() -> None:
         assert await client.list_tags("demo/app") == []
 
 
-@pytest.mark.parametrize(
-    "link",
-    [
-        pytest.param(
-            '<https://elsewhere.example/v2/demo/app/tags/list?last=b>; rel="next"', id="other-host"
-        ),
-        pytest.param('</v2/demo/app/tags/list?n=1000>; rel="next"', id="same-url-again"),
-        pytest.param('</v2/demo/app/tags/list?last=b>; rel="prev"', id="not-next"),
-    ],
-)
-async def test_tags_pagination_stops_on_foreign_repeated_or_non_next_links(link: str) -> None:
+async def test_tags_ignore_links_that_are_not_next() -> None:
+    link = '</v2/demo/app/tags/list?last=b>; rel="prev", <https://elsewhere.example/x>; rel=last'
     recorder = Recorder(lambda request: tags_page(["a", "b"], link))
     async with recorder.client() as client:
         assert await client.list_tags("demo/app") == ["a", "b"]
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("link", "message", "limit"),
+    [
+        pytest.param(
+            '<https://elsewhere.example/v2/demo/app/tags/list?last=b>; rel="next"',
+            "the next page is on another origin (https://elsewhere.example)",
+            "bad_url",
+            id="other-host",
+        ),
+        pytest.param(
+            '<http://registry.example/v2/demo/app/tags/list?last=b>; rel="next"',
+            "the next page is on another origin (http://registry.example)",
+            "bad_url",
+            id="other-scheme",
+        ),
+        pytest.param(
+            '<https://registry.example:8443/v2/demo/app/tags/list?last=b>; rel="next"',
+            "another origin",
+            "bad_url",
+            id="other-port",
+        ),
+        pytest.param(
+            '<http://[::1/v2/demo/app/tags/list?last=b>; rel="next"',
+            "the next page has an invalid URL",
+            "bad_url",
+            id="invalid-url",
+        ),
+        pytest.param(
+            '/v2/demo/app/tags/list?last=b; rel="next"',
+            "Link header that cannot be parsed",
+            "bad_header",
+            id="no-angle-brackets",
+        ),
+        pytest.param(
+            "<" + "x" * 10_000 + '>; rel="next"',
+            "Link header too long to read",
+            "bad_header",
+            id="too-long",
+        ),
+        pytest.param(
+            '</v2/demo/app/tags/list?n=1000>; rel="next"',
+            "its next page was read before",
+            None,
+            id="same-url-again",
+        ),
+    ],
+)
+async def test_tag_listing_that_cannot_be_completed_fails_instead_of_being_cut_short(
+    link: str, message: str, limit: str | None
+) -> None:
+    recorder = Recorder(lambda request: tags_page(["a", "b"], link))
+    async with recorder.client() as client:
+        with pytest.raises(BadResponseError, match="tag listing is incomplete") as info:
+            await client.list_tags("demo/app")
+        hit = client.status().limits_hit
+    assert message in str(info.value)
+    assert len(recorder.requests) == 1  # nothing was sent to the other origin
+    assert {key for key, count in hit.items() if count} == ({limit} if limit else set())
+
+
+async def test_limits_hit_report_a_fixed_set_of_keys_from_the_start() -> None:
+    async with Recorder(index_response).client() as client:
+        assert dict(client.status().limits_hit) == dict.fromkeys(LIMITS, 0)
+    assert LIMITS == (
+        "tag_pages",
+        "tags_per_listing",
+        "platforms_per_index",
+        "body_too_large",
+        "json_too_deep",
+        "bad_header",
+        "bad_url",
+        "bad_token",
+    )
+
+
+async def test_endless_same_origin_pagination_stops_at_the_page_cap() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "0"))
+        return tags_page([f"t{page}"], f'</v2/demo/app/tags/list?page={page + 1}>; rel="next"')
+
+    recorder = Recorder(handler)
+    async with recorder.client() as client:
+        with pytest.raises(BadResponseError) as info:
+            await client.list_tags("demo/app")
+        assert client.status().limits_hit["tag_pages"] == 1
+    assert "more than 500 pages, the cap on pages per listing" in str(info.value)
+    assert len(recorder.requests) == MAX_TAG_PAGES == 500
+
+
+@pytest.mark.parametrize(
+    ("pages", "expected"),
+    [
+        pytest.param([200_000], None, id="at-the-cap"),
+        pytest.param([200_001], "more than 200,000 tags", id="one-page-over"),
+        pytest.param([150_000, 50_001], "more than 200,000 tags", id="two-pages-over"),
+    ],
+)
+async def test_tags_per_listing_are_capped(pages: list[int], expected: str | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "0"))
+        names = [f"{page}-{i}" for i in range(pages[page])]
+        more = page + 1 < len(pages)
+        return tags_page(names, f'<?page={page + 1}>; rel="next"' if more else None)
+
+    async with Recorder(handler).client() as client:
+        if expected is None:
+            assert len(await client.list_tags("demo/app")) == sum(pages)
+        else:
+            with pytest.raises(BadResponseError, match=expected):
+                await client.list_tags("demo/app")
+        hits = client.status().limits_hit["tags_per_listing"]
+    assert hits == (0 if expected is None else 1)
+
+
+async def test_a_listed_tag_with_a_newline_is_listed_but_never_put_in_a_url() -> None:
+    recorder = Recorder(lambda request: tags_page(["1.0", "2.0\n"]))
+    async with recorder.client() as client:
+        listed = await client.list_tags("demo/app")
+        assert [tag for tag in listed if is_tag(tag)] == ["1.0"]
+        with pytest.raises(ValueError, match="not a tag or digest"):
+            await client.head_manifest("demo/app", "2.0\n")
+    assert len(recorder.requests) == 1  # the listing only
 
 
 async def test_tags_of_unknown_repository_is_not_found() -> None:
@@ -562,3 +681,117 @@ async def test_ping_checks_the_api_version_endpoint() -> None:
 def test_base_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         RegistryClient("r", "ftp://registry.example")
+
+
+# -- hostile answers: bodies and headers ----------------------------------------------------
+
+DEEP = b"[" * 60_000 + b"]" * 60_000
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "text"),
+    [
+        pytest.param(httpx.Response(404, content=DEEP), NotFoundError, "HTTP 404", id="404"),
+        pytest.param(
+            httpx.Response(400, content=b'{"errors": ' + DEEP + b"}"),
+            BadResponseError,
+            "HTTP 400",
+            id="400",
+        ),
+        pytest.param(
+            httpx.Response(200, content=DEEP, headers={"Content-Type": OCI_INDEX}),
+            BadResponseError,
+            "manifest is nested deeper than 32 levels",
+            id="manifest",
+        ),
+    ],
+)
+async def test_a_body_nested_60000_deep_is_refused_without_recursion(
+    response: httpx.Response, error: type[RegistryError], text: str
+) -> None:
+    async with Recorder(lambda request: response).client() as client:
+        with pytest.raises(error) as info:
+            await fetch_content(client, "demo/app", "1.0")
+    assert type(info.value) is error
+    assert text in str(info.value)
+
+
+async def test_a_body_over_its_limit_is_counted() -> None:
+    big = b" " * ((4 << 20) + 1)
+    recorder = Recorder(lambda request: httpx.Response(200, content=big))
+    async with recorder.client() as client:
+        with pytest.raises(BadResponseError, match="larger than"):
+            await client.get_manifest("demo/app", "1.0")
+        assert client.status().limits_hit["body_too_large"] == 1
+
+
+async def test_a_tag_list_nested_too_deeply_is_refused_and_counted() -> None:
+    body = b'{"tags": ' + DEEP + b"}"
+    async with Recorder(lambda request: httpx.Response(200, content=body)).client() as client:
+        with pytest.raises(BadResponseError, match="tags list is nested deeper than 32 levels"):
+            await client.list_tags("demo/app")
+        assert client.status().limits_hit["json_too_deep"] == 1
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [INDEX_DIGEST + "\n", INDEX_DIGEST.upper(), "sha256:" + "0" * 63, "md5:abc", INDEX_DIGEST * 2],
+    ids=["newline", "upper-case", "short", "md5", "twice"],
+)
+async def test_a_malformed_docker_content_digest_is_refused_and_counted(digest: str) -> None:
+    headers = [(b"content-type", OCI_INDEX.encode()), (b"docker-content-digest", digest.encode())]
+    recorder = Recorder(lambda request: httpx.Response(200, content=INDEX_BODY, headers=headers))
+    async with recorder.client() as client:
+        with pytest.raises(BadResponseError, match="Docker-Content-Digest is not a valid digest"):
+            await client.head_manifest("demo/app", "1.0")
+        with pytest.raises(BadResponseError, match="Docker-Content-Digest is not a valid digest"):
+            await client.get_manifest("demo/app", "1.0")
+        assert client.status().limits_hit["bad_header"] == 2
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["x" * 300, "application/vnd.oci.image.index.v1+json\x1b[31m", "not a type", "a/b" * 100],
+    ids=["long", "escape", "spaces", "too-long-type"],
+)
+async def test_an_unusable_content_type_falls_back_to_the_body_and_is_counted(
+    content_type: str,
+) -> None:
+    headers = [(b"content-type", content_type.encode())]
+
+    async with Recorder(
+        lambda request: httpx.Response(200, content=INDEX_BODY, headers=headers)
+    ).client() as client:
+        manifest = await client.get_manifest("demo/app", "1.0")
+        assert client.status().limits_hit["bad_header"] == 1
+    assert manifest.media_type == OCI_INDEX  # from the body's own mediaType
+
+
+async def test_content_length_with_unicode_digits_is_not_trusted() -> None:
+    headers = [(b"content-type", OCI_INDEX.encode()), (b"content-length", "²".encode())]
+    async with Recorder(
+        lambda request: httpx.Response(200, content=INDEX_BODY, headers=headers)
+    ).client() as client:
+        manifest = await client.get_manifest("demo/app", "1.0")
+    assert manifest.digest == INDEX_DIGEST
+
+
+async def test_a_flood_of_challenges_is_bounded_and_counted() -> None:
+    challenge = ("Bearer realm=" + "x" * 5000).encode()
+    flood = [(b"www-authenticate", challenge)] * 1000
+    recorder = Recorder(lambda request: httpx.Response(401, headers=flood))
+    async with recorder.client() as client:
+        with pytest.raises(UnauthorizedError, match="HTTP 401"):
+            await client.ping()
+        assert client.status().limits_hit["bad_header"] == 1
+    assert len(recorder.requests) == 1  # no token request for a challenge that was not read
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "ftp://registry.example/x", "\x00"])
+async def test_a_redirect_to_an_unusable_location_is_a_registry_error(location: str) -> None:
+    headers = [(b"location", location.encode())]
+    recorder = Recorder(lambda request: httpx.Response(302, headers=headers))
+    async with recorder.client(retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(RegistryError) as info:
+            await client.get_manifest("demo/app", "1.0")
+    assert info.value.result in RESULTS

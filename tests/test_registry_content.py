@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from archlag.registry import (
     UnsupportedManifestError,
     fetch_content,
 )
+from archlag.registry.content import MAX_PLATFORMS
 
 pytestmark = pytest.mark.anyio
 
@@ -522,3 +524,90 @@ async def test_with_created_on_a_single_platform_image_reuses_its_config() -> No
         content = await fetch_content(client, "demo/app", "1.0", with_created=True)
     assert dict(content.created) == {ARMV7: 1685577600.0}
     assert len([p for p in registry.paths if "/blobs/" in p]) == 1
+
+
+# -- platforms per index are capped -----------------------------------------------------------
+
+
+def many_platforms(count: int) -> list[dict[str, str]]:
+    """``count`` distinct, valid platforms: linux/amd64, then linux/arch1, linux/arch2..."""
+    return [{"os": "linux", "architecture": "amd64"}] + [
+        {"os": "linux", "architecture": f"arch{i}"} for i in range(1, count)
+    ]
+
+
+async def test_an_index_with_10002_platforms_keeps_the_first_64_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = FakeRegistry()
+    image = registry.add_image("linux", "amd64")
+    platforms = many_platforms(10_002)
+    registry.add_manifest(
+        index(
+            *[entry(image, p) for p in platforms],
+            *[entry(image, p) for p in platforms[:100]],  # repeats: kept once, dropped once
+            entry(image),  # no platform, after the cap: not read
+        ),
+        OCI_INDEX,
+        tag="1.0",
+    )
+    client = registry.client()
+    with caplog.at_level(logging.WARNING, logger="archlag.registry.content"):
+        async with client:
+            content = await fetch_content(client, "demo/app", "1.0")
+            limits = client.status().limits_hit
+    assert list(content.platforms) == [
+        Platform(p["os"], p["architecture"]) for p in platforms[:MAX_PLATFORMS]
+    ]
+    assert MAX_PLATFORMS == 64
+    assert content.platforms_dropped == 10_002 - 64 + 1
+    assert limits["platforms_per_index"] == 1
+    assert registry.paths == ["/v2/demo/app/manifests/1.0"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "platforms_capped registry=127.0.0.1:5000 repository=demo/app reference=1.0 "
+        "kept=64 dropped=9939"
+    ]
+
+
+async def test_an_index_at_the_cap_drops_nothing() -> None:
+    registry = FakeRegistry()
+    image = registry.add_image("linux", "amd64")
+    registry.add_manifest(
+        index(*[entry(image, p) for p in many_platforms(MAX_PLATFORMS)]), OCI_INDEX, tag="1.0"
+    )
+    client = registry.client()
+    async with client:
+        content = await fetch_content(client, "demo/app", "1.0")
+        assert client.status().limits_hit["platforms_per_index"] == 0
+    assert len(content.platforms) == MAX_PLATFORMS
+    assert content.platforms_dropped == 0
+
+
+async def test_the_cap_counts_platforms_across_nested_indexes() -> None:
+    registry = FakeRegistry()
+    image = registry.add_image("linux", "amd64")
+    platforms = many_platforms(MAX_PLATFORMS + 10)
+    inner = registry.add_manifest(index(*[entry(image, p) for p in platforms[40:]]), OCI_INDEX)
+    registry.add_manifest(
+        index(*[entry(image, p) for p in platforms[:40]], entry(inner, media_type=OCI_INDEX)),
+        OCI_INDEX,
+        tag="1.0",
+    )
+    content = await registry.fetch()
+    assert len(content.platforms) == MAX_PLATFORMS
+    assert content.platforms_dropped == 10
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["x" * 300, "not a media type", "application/vnd.oci.image.index.v1+json\n"],
+    ids=["long", "spaces", "newline"],
+)
+async def test_a_body_media_type_that_is_not_a_media_type_is_refused(media_type: str) -> None:
+    registry = FakeRegistry()
+    body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": []}).encode()
+    registry.manifests["1.0"] = ("application/json", body)
+    with pytest.raises(BadResponseError, match="mediaType that is not a media type") as info:
+        await registry.fetch()
+    assert len(str(info.value)) < 300

@@ -2,7 +2,9 @@
 
 ``gotify/server`` is ``docker.io/gotify/server``; ``nginx`` is ``docker.io/library/nginx``;
 ``ghcr.io/o/r`` is on ``ghcr.io``; a first component with a ``.`` or ``:`` or equal to
-``localhost`` is a registry host (``127.0.0.1:5000/demo/app``).
+``localhost`` is a registry host (``127.0.0.1:5000/demo/app``). Every part is matched in full
+(never with ``$``, which also matches before a trailing newline); tags follow
+:func:`archlag.registry.names.is_tag`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from archlag.registry.names import MAX_REPOSITORY_LENGTH, is_tag
+
 DOCKER_HUB = "docker.io"
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HUB_API = "registry-1.docker.io"
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*")
+_HOST = re.compile(r"(?:\[[0-9a-fA-F:]{2,39}\]|[A-Za-z0-9.-]{1,253})(?::[0-9]{1,5})?")
 
 
 class ImageReferenceError(ValueError):
@@ -49,7 +52,7 @@ def parse_reference(text: str, *, allow_tag: bool = True) -> ImageReference:
     first, sep, rest = text.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         registry, text = first, rest
-        if not _HOST.match(registry):
+        if not _HOST.fullmatch(registry):
             raise ImageReferenceError(f"{original!r}: {registry!r} is not a registry host")
     tag = None
     last_slash = text.rfind("/")
@@ -58,18 +61,22 @@ def parse_reference(text: str, *, allow_tag: bool = True) -> ImageReference:
         text, tag = text[:colon], text[colon + 1 :]
         if not allow_tag:
             raise ImageReferenceError(f"{original!r}: name a repository without a tag")
-        if not _TAG.match(tag):
+        if not is_tag(tag):
             raise ImageReferenceError(f"{original!r}: {tag!r} is not a valid tag")
     if registry in _HUB_ALIASES:
         registry = DOCKER_HUB
         if "/" not in text:
             text = f"library/{text}"
     for component in text.split("/"):
-        if not _COMPONENT.match(component):
+        if not _COMPONENT.fullmatch(component):
             raise ImageReferenceError(
                 f"{original!r}: {component!r} is not a valid repository path component "
                 "(lower-case letters, digits and separators . _ __ -)"
             )
+    if len(text) > MAX_REPOSITORY_LENGTH:
+        raise ImageReferenceError(
+            f"{original!r}: repository names are at most {MAX_REPOSITORY_LENGTH} characters"
+        )
     return ImageReference(registry, text, tag)
 
 

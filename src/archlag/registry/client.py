@@ -6,13 +6,18 @@ It speaks HTTP and returns typed results; it knows nothing of Prometheus or stor
 backs off after 429s, retries transport errors, timeouts and 5xx, and reports every attempt to
 an optional :class:`RequestObserver`. Failures raise the errors documented in
 :mod:`archlag.registry.errors`. :meth:`RegistryClient.status` tells what the registry said about
-rate limits and how many quota-spending manifest GETs were made.
+rate limits, how many quota-spending manifest GETs were made and which caps were hit.
+
+What a registry can make the client read is capped: a manifest at 4 MiB, a tag-list page at
+16 MiB, a listing at :data:`MAX_TAG_PAGES` pages, :data:`MAX_TAGS_PER_LISTING` tags and
+:data:`MAX_LISTING_BYTES`; ``WWW-Authenticate`` at :data:`MAX_CHALLENGES` values of
+:data:`MAX_CHALLENGE_LENGTH` characters. A listing that would exceed a cap, or whose next page
+cannot be followed, raises :class:`~archlag.registry.errors.BadResponseError`: it is never
+returned cut short.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,13 +37,15 @@ from archlag.registry.content import (
     OCI_INDEX,
     OCI_MANIFEST,
     digest_of,
-    is_digest,
     manifest_media_type,
     reject_schema1,
     verify_digest,
 )
 from archlag.registry.credentials import CredentialSource
-from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.errors import BadResponseError, Where, sanitize
+from archlag.registry.headers import bounded_values, content_digest, content_type
+from archlag.registry.links import Unfollowable, next_page
+from archlag.registry.names import is_digest, is_repository, is_tag
 from archlag.registry.transport import (
     MAX_SMALL_BYTES,
     HttpSession,
@@ -52,15 +59,12 @@ MANIFEST_ACCEPT: tuple[str, ...] = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFES
 MAX_MANIFEST_BYTES = 4 << 20  # what distribution accepts on push, so nothing real is larger
 MAX_TAGS_PAGE_BYTES = 16 << 20
 MAX_TOKEN_BYTES = 1 << 20
-MAX_TAG_PAGES = 1000
-
-_log = logging.getLogger(__name__)
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_LINK = re.compile(r"<([^>]*)>([^<]*)")
-_REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
+TAGS_PAGE_SIZE = 1000  # the ``n`` asked for; ECR refuses more
+MAX_TAG_PAGES = 500  # pages per listing: 500,000 tags at the page size asked for
+MAX_TAGS_PER_LISTING = 200_000  # entries per listing; real repositories stay below 100,000
+MAX_LISTING_BYTES = 64 << 20  # bodies per listing: 200,000 tags of 128 characters need 27 MiB
+MAX_CHALLENGES = 8  # WWW-Authenticate values read from one answer
+MAX_CHALLENGE_LENGTH = 4 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,32 +113,40 @@ class RegistryClient(SessionClient):
 
     async def ping(self) -> None:
         """Check that the registry speaks the API and that we may use it (``GET /v2/``)."""
-        await self._request("GET", self._url("/v2/"), Where(self.name), None, MAX_SMALL_BYTES)
+        await self._request("GET", self._url("/v2/"), self.where(), None, MAX_SMALL_BYTES)
 
     async def list_tags(self, repository: str) -> list[str]:
-        """Every tag of the repository, sorted and without duplicates, following ``Link`` pages."""
+        """Every tag of the repository, sorted and without duplicates, following ``Link`` pages.
+
+        Entries are returned as the registry sent them: callers keep those that pass
+        :func:`~archlag.registry.names.is_tag` (only those can be read further).
+
+        Raises:
+            BadResponseError: the listing is incomplete: its next page is on another origin,
+                cannot be parsed or loops back, or the listing exceeds a cap
+                (:data:`MAX_TAG_PAGES`, :data:`MAX_TAGS_PER_LISTING`, :data:`MAX_LISTING_BYTES`).
+                A listing is never cut short silently.
+            RegistryError: any other failure, on any page.
+        """
         check_repository(repository)
-        where = Where(self.name, repository)
-        url = self._url(f"/v2/{repository}/tags/list").copy_merge_params({"n": "1000"})
-        visited: set[httpx.URL] = set()
-        tags: set[str] = set()
+        where = self.where(repository)
+        url = self._url(f"/v2/{repository}/tags/list").copy_merge_params({"n": str(TAGS_PAGE_SIZE)})
+        listing = _Listing(where)
         for _ in range(MAX_TAG_PAGES):
-            visited.add(url)
             reply = await self._request(
                 "GET", url, where, repository_scope(repository), MAX_TAGS_PAGE_BYTES
             )
-            tags.update(_parse_tags(reply.body, where))
-            next_url = next_page(reply, self._base)
-            if next_url is None or next_url in visited:
-                return sorted(tags)
-            url = next_url
-        _log.warning(
-            "tags_pages_truncated registry=%s repository=%s pages=%d",
-            self.name,
-            repository,
-            MAX_TAG_PAGES,
+            listing.add(url, reply)
+            following = next_page(reply.headers, reply.url, self._base)
+            if following is None:
+                return sorted(listing.tags)
+            url = listing.follow(following)
+        where.hit("tag_pages")
+        raise where.error(
+            BadResponseError,
+            f"tag listing is incomplete: it has more than {MAX_TAG_PAGES} pages, "
+            "the cap on pages per listing",
         )
-        return sorted(tags)
 
     async def head_manifest(self, repository: str, reference: str) -> ManifestHead:
         """Digest and media type of a manifest without downloading it (``HEAD``, no quota)."""
@@ -147,11 +159,9 @@ class RegistryClient(SessionClient):
             MAX_SMALL_BYTES,
             accept=", ".join(MANIFEST_ACCEPT),
         )
-        media_type = _content_type(reply.headers)
+        media_type = content_type(reply.headers, where)
         reject_schema1(media_type, where)
-        digest = reply.headers.get("docker-content-digest")
-        if digest is not None and not is_digest(digest):
-            raise where.error(BadResponseError, "Docker-Content-Digest is not a valid digest")
+        digest = content_digest(reply.headers, where)
         if digest is None and is_digest(reference):
             digest = reference
         return ManifestHead(digest, media_type)
@@ -175,11 +185,9 @@ class RegistryClient(SessionClient):
             accept=", ".join(MANIFEST_ACCEPT),
             counts_quota=True,
         )
-        media_type = manifest_media_type(_content_type(reply.headers), reply.body)
+        media_type = manifest_media_type(content_type(reply.headers, where), reply.body)
         reject_schema1(media_type, where)
-        header = reply.headers.get("docker-content-digest")
-        if header is not None and not is_digest(header):
-            raise where.error(BadResponseError, "Docker-Content-Digest is not a valid digest")
+        header = content_digest(reply.headers, where)
         expected = [d for d in (reference if is_digest(reference) else None, header) if d]
         for digest in expected:
             verify_digest(digest, reply.body, where, "manifest")
@@ -195,7 +203,7 @@ class RegistryClient(SessionClient):
         check_repository(repository)
         if not is_digest(digest):
             raise ValueError(f"not a verifiable digest: {digest!r}")
-        where = Where(self.name, repository, digest)
+        where = self.where(repository, digest)
         reply = await self._request(
             "GET",
             self._url(f"/v2/{repository}/blobs/{digest}"),
@@ -211,9 +219,9 @@ class RegistryClient(SessionClient):
 
     def _manifest_where(self, repository: str, reference: str) -> Where:
         check_repository(repository)
-        if not (_TAG.match(reference) or is_digest(reference)):
+        if not (is_tag(reference) or is_digest(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
-        return Where(self.name, repository, reference)
+        return self.where(repository, reference)
 
     async def _request(
         self,
@@ -237,7 +245,14 @@ class RegistryClient(SessionClient):
         sent = await self._auth.up_front(scope, where)
         reply = await self._session.send(outgoing(sent), where)
         if reply.status == 401:
-            challenges = parse_challenges(reply.headers.get_list("www-authenticate"))
+            values = bounded_values(
+                reply.headers,
+                "www-authenticate",
+                where,
+                max_count=MAX_CHALLENGES,
+                max_length=MAX_CHALLENGE_LENGTH,
+            )
+            challenges = parse_challenges(values)
             retry_with = await self._auth.answer(challenges, scope, sent, where)
             if retry_with is not None:
                 reply = await self._session.send(outgoing(retry_with), where)
@@ -260,45 +275,63 @@ class RegistryClient(SessionClient):
         return reply.body
 
 
-def next_page(reply: Reply, origin: httpx.URL) -> httpx.URL | None:
-    """The ``rel="next"`` target of the ``Link`` header if it has the same origin, else None."""
-    for value in reply.headers.get_list("link"):
-        for target, params in _LINK.findall(value):
-            rel = _REL.search(params)
-            if rel is None or "next" not in rel.group(1).lower().split():
-                continue
-            try:
-                url = reply.url.join(target.strip())
-            except httpx.InvalidURL:
-                return None
-            return url if same_origin(url, origin) else None
-    return None
-
-
-def same_origin(url: httpx.URL, origin: httpx.URL) -> bool:
-    return (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port)
-
-
 def _with_auth(headers: dict[str, str], sent: SentAuthorization | None) -> dict[str, str]:
     if sent is None:
         return headers
     return {**headers, "Authorization": sent.header.reveal()}
 
 
-def _content_type(headers: httpx.Headers) -> str:
-    return str(headers.get("content-type", "")).split(";", 1)[0].strip().lower()
-
-
 def check_repository(repository: str) -> None:
     """Raise ValueError unless ``repository`` is a valid repository name."""
-    if len(repository) > 255 or not _REPOSITORY.match(repository):
+    if not is_repository(repository):
         raise ValueError(f"not a repository name: {repository!r}")
 
 
 def check_tag(tag: str) -> None:
     """Raise ValueError unless ``tag`` is a valid tag name."""
-    if not _TAG.match(tag):
+    if not is_tag(tag):
         raise ValueError(f"not a tag: {tag!r}")
+
+
+class _Listing:
+    """The pages of one tag listing read so far, within the caps on tags and bytes."""
+
+    def __init__(self, where: Where) -> None:
+        self.where = where
+        self.tags: set[str] = set()
+        self._visited: set[httpx.URL] = set()
+        self._entries = 0
+        self._bytes = 0
+
+    def add(self, url: httpx.URL, reply: Reply) -> None:
+        """Take a page's tags (entries count towards the cap even when repeated)."""
+        self._visited.add(url)
+        page = _parse_tags(reply.body, self.where)
+        self._entries += len(page)
+        self._bytes += len(reply.body)
+        if self._entries > MAX_TAGS_PER_LISTING:
+            self._over_cap(f"more than {MAX_TAGS_PER_LISTING:,} tags")
+        if self._bytes > MAX_LISTING_BYTES:
+            self._over_cap(f"more than {MAX_LISTING_BYTES >> 20} MiB of tag lists")
+        self.tags.update(page)
+
+    def follow(self, following: httpx.URL | Unfollowable) -> httpx.URL:
+        """The next page's URL, unless the listing cannot be completed."""
+        if isinstance(following, Unfollowable):
+            self.where.hit(following.limit)
+            message = f"tag listing is incomplete: the next page {following.reason}"
+            raise self.where.error(BadResponseError, sanitize(message))
+        if following in self._visited:
+            raise self.where.error(
+                BadResponseError, "tag listing is incomplete: its next page was read before"
+            )
+        return following
+
+    def _over_cap(self, what: str) -> None:
+        self.where.hit("tags_per_listing")
+        raise self.where.error(
+            BadResponseError, f"tag listing has {what}, the cap on tags per listing"
+        )
 
 
 def _parse_tags(body: bytes, where: Where) -> list[str]:

@@ -8,6 +8,11 @@ and ``arm64/v8`` are one platform. When the same platform appears twice the firs
 so several ``windows/amd64`` entries differing only in ``os.version`` give one stable platform.
 A tag that points straight at an image manifest has one platform, read from its config blob.
 
+A tag keeps at most :data:`MAX_PLATFORMS` distinct platforms, the first ones in index order
+(real images have tens; a hostile index had 10,002): the rest are dropped, counted in
+``TagContent.platforms_dropped`` and in the client's ``platforms_per_index`` limit, and logged
+once per fetch. Entries without a platform that come after the cap are not read at all.
+
 With ``with_created`` the image config of every platform is read for its ``created`` time (a
 build time, a hint only: reproducible builds set it to 1970 or 1980). That costs one manifest
 GET (Docker Hub pull quota) and one blob GET per platform.
@@ -21,7 +26,7 @@ Well-formed manifests that cannot be read raise its subclass
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +35,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from archlag.platforms import Platform, normalize
+from archlag.registry import jsonbody
 from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.names import is_digest, is_media_type
 
 if TYPE_CHECKING:  # the client imports this module for media types and digests
     from archlag.registry.client import RegistryClient
@@ -52,11 +59,12 @@ IMAGE_CONFIG_TYPES = frozenset(
 MAX_INDEX_DEPTH = 3  # the top-level index is depth 0
 MAX_CONFIG_BYTES = 4 << 20
 MAX_CHILD_REQUESTS = 256  # manifests and configs fetched for one tag; bounds a hostile index
+MAX_PLATFORMS = 64  # distinct platforms kept per tag; Docker's official images have about 10
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
 
+_log = logging.getLogger(__name__)
 _Json = dict[str, Any]
-_DIGEST = re.compile(r"^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-_PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # bounded, label-safe values
+_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # bounded, label-safe values
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,9 @@ class TagContent:
     # platform -> image config ``created`` as unix seconds (None if absent or unreadable);
     # empty unless fetched with ``with_created``
     created: Mapping[Platform, float | None] = field(default_factory=lambda: MappingProxyType({}))
+    # platforms beyond the first MAX_PLATFORMS, not in ``platforms``; each index entry without
+    # a platform that came after the cap counts as one, since it was not read
+    platforms_dropped: int = 0
 
 
 async def fetch_content(
@@ -80,7 +91,7 @@ async def fetch_content(
         RegistryError: any failure talking to the registry, or malformed content
             (:class:`BadResponseError`).
     """
-    reader = _Reader(client, repository, Where(client.name, repository, reference))
+    reader = _Reader(client, repository, client.where(repository, reference))
     manifest = await client.get_manifest(repository, reference)
     document = reader.where.json_object(manifest.body, "manifest")
     media_type = _media_type(manifest.media_type, document, reader.where)
@@ -98,8 +109,22 @@ async def fetch_content(
     created: dict[Platform, float | None] = {}
     if with_created:
         created = {platform: await reader.created_of(digest) for platform, digest in found.items()}
+    if reader.dropped:
+        reader.where.hit("platforms_per_index")
+        _log.warning(
+            "platforms_capped registry=%s repository=%s reference=%s kept=%d dropped=%d",
+            client.name,
+            repository,
+            reference,
+            len(found),
+            reader.dropped,
+        )
     return TagContent(
-        manifest.digest, media_type, MappingProxyType(found), MappingProxyType(created)
+        manifest.digest,
+        media_type,
+        MappingProxyType(found),
+        MappingProxyType(created),
+        reader.dropped,
     )
 
 
@@ -112,6 +137,19 @@ class _Reader:
         self.where = where
         self._requests_left = MAX_CHILD_REQUESTS
         self._created: dict[str, float | None] = {}  # image manifest digest -> config created
+        self._over_cap: set[Platform] = set()  # platforms dropped for MAX_PLATFORMS
+        self._unread = 0  # entries without a platform not read because of MAX_PLATFORMS
+
+    @property
+    def dropped(self) -> int:
+        """How many platforms :data:`MAX_PLATFORMS` kept out (see ``TagContent``)."""
+        return len(self._over_cap) + self._unread
+
+    def _drop(self, platform: Platform | None) -> None:
+        if platform is None:
+            self._unread += 1
+        else:
+            self._over_cap.add(platform)
 
     def _spend(self) -> None:
         if self._requests_left <= 0:
@@ -132,6 +170,9 @@ class _Reader:
             media_type, digest = descriptor
             platform = platform_from(entry.get("platform"), self.where)
             if platform is not None and platform.is_unknown:
+                continue
+            if len(found) >= MAX_PLATFORMS and platform not in found:
+                self._drop(platform)
                 continue
             if media_type in INDEX_TYPES:
                 if depth + 1 > MAX_INDEX_DEPTH:
@@ -199,11 +240,6 @@ class _Reader:
         return document
 
 
-def is_digest(text: str) -> bool:
-    """True for a ``sha256:`` or ``sha512:`` digest that can be verified here."""
-    return _DIGEST.match(text) is not None
-
-
 def digest_of(algorithm: str, body: bytes) -> str:
     return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
 
@@ -219,13 +255,13 @@ def manifest_media_type(content_type: str, body: bytes) -> str:
     if content_type in INDEX_TYPES | IMAGE_TYPES | SCHEMA1_TYPES:
         return content_type
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return content_type
+        document = jsonbody.loads(body)
+    except jsonbody.JsonBodyError:
+        return content_type  # reading the body as a manifest will say what is wrong with it
     if isinstance(document, dict):
         declared = document.get("mediaType")
-        if isinstance(declared, str) and declared:
-            return declared
+        if is_media_type(declared):
+            return str(declared)
         if document.get("schemaVersion") == 1:
             return SCHEMA1_MANIFEST
     return content_type
@@ -257,8 +293,8 @@ def parse_time(text: str) -> float | None:
 def _media_type(content_type: str, document: _Json, where: Where) -> str:
     """The manifest's media type: Content-Type, the body's ``mediaType``, or its shape."""
     declared = document.get("mediaType")
-    if declared is not None and not isinstance(declared, str):
-        raise where.error(BadResponseError, "manifest has a non-string mediaType")
+    if declared is not None and not (declared == "" or is_media_type(declared)):
+        raise where.error(BadResponseError, "manifest has a mediaType that is not a media type")
     known = INDEX_TYPES | IMAGE_TYPES
     if content_type in known:
         if declared and declared != content_type:
@@ -268,7 +304,7 @@ def _media_type(content_type: str, document: _Json, where: Where) -> str:
             )
         return content_type
     if declared:
-        return declared
+        return str(declared)
     if "manifests" in document:
         return OCI_INDEX
     if "config" in document:
@@ -314,6 +350,6 @@ def platform_from(value: object, where: Where) -> Platform | None:
         raise where.error(BadResponseError, "platform has an empty os or architecture")
     platform = normalize(os, architecture, variant or "")
     parts = (platform.os, platform.architecture) + ((platform.variant,) if platform.variant else ())
-    if not all(_PLATFORM_PART.match(part) for part in parts):
+    if not all(_PLATFORM_PART.fullmatch(part) for part in parts):
         raise where.error(BadResponseError, "platform has an implausible os, arch or variant")
     return platform

@@ -11,13 +11,15 @@ Three kinds of credentials, as Docker's ``config.json`` knows them:
 
 A :class:`CredentialSource` is asked each time credentials are needed, so that a source may
 re-read a file or re-run a helper; :class:`StaticCredentials` is the fixed one.
+:func:`unsendable` says why credentials cannot be sent as they are, if they cannot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from archlag.registry.headers import has_control_character, is_header_token
 from archlag.secrets import Secret
 
 
@@ -25,6 +27,12 @@ from archlag.secrets import Secret
 class BasicCredentials:
     username: str
     password: Secret
+    # ``user:password`` as a Secret of its own, so that its base64 (the Basic header and
+    # Docker's ``auth`` field) is scrubbed from text like every other secret
+    _pair: Secret = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pair", Secret(f"{self.username}:{self.password.reveal()}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,40 @@ class StaticCredentials:
 
     async def credentials(self) -> Credentials | None:
         return self.value
+
+
+def unsendable(credentials: Credentials | None) -> str | None:
+    """Why ``credentials`` cannot be sent as they are, or None; never contains a secret.
+
+    A bearer token goes into a header as it is, so it must be visible ASCII (at most 16 KiB);
+    passwords and identity tokens are encoded as UTF-8, so they must be text (a variable holding
+    bytes that are not UTF-8 is not), and a control character in them is a mistake.
+    """
+    if credentials is None:
+        return None
+    if isinstance(credentials, RegistryToken):
+        if is_header_token(credentials.token.reveal()):
+            return None
+        problem = (
+            "the token cannot be sent in a header: it holds a space, a control character or "
+            "non-ASCII text, or is longer than 16 KiB"
+        )
+    else:
+        texts = secret_values(credentials)
+        if isinstance(credentials, BasicCredentials):
+            texts.append(credentials.username)
+        if not any(has_control_character(text) or not _is_utf8(text) for text in texts):
+            return None
+        problem = "the credentials hold a control character or bytes that are not UTF-8"
+    return f"{problem} (a secret file or variable that ends in a newline?); nothing was sent"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, from os.environ's surrogateescape
+        return False
+    return True
 
 
 def secret_values(credentials: Credentials | None) -> list[str]:

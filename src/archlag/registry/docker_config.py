@@ -54,7 +54,7 @@ IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - the helper protocol's marker, no
 HelperRunner = Callable[[str, str], Awaitable[bytes]]  # (program, server URL) -> stdout
 
 _log = logging.getLogger(__name__)
-_HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _NOT_FOUND_MESSAGE = b"credentials not found in native keychain"
 
@@ -208,7 +208,7 @@ class DockerConfigCredentials:
         )
         if name is None or name == "":
             return None
-        if not isinstance(name, str) or not _HELPER_NAME.match(name):
+        if not isinstance(name, str) or not _HELPER_NAME.fullmatch(name):
             raise self._fail(f"credential helper name for {self._host} is not a plain name")
         return f"docker-credential-{name}"
 

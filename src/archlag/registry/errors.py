@@ -7,14 +7,24 @@ The tree::
     ├── UnauthorizedError          result "unauthorized"  401 after an auth attempt, 403 / DENIED
     │   └── CredentialsError       result "unauthorized"  credentials could not be loaded (docker
     │                                                     config unreadable, helper missing/failing)
+    │                                                     or cannot be sent (a control character,
+    │                                                     such as a secret file's newline)
     ├── RateLimitedError           result "rate_limited"  429; ``retry_after`` in seconds or None
     ├── ServerError                result "server_error"  5xx (after retries)
     ├── RegistryTimeoutError       result "timeout"       connect/read/total timeout (after retries)
-    ├── BadResponseError           result "error"         malformed JSON, digest mismatch,
-    │   │                                                 body too large, other 4xx
+    ├── BadResponseError           result "error"         the answer cannot be used; see below
     │   └── UnsupportedManifestError result "error"       well-formed but unsupported; ``reason`` is
     │                                                     one of :data:`UNSUPPORTED_REASONS`
     └── RegistryConnectionError    result "error"         connection refused, DNS, TLS (retried)
+
+:class:`BadResponseError` covers everything a registry sent that archlag refuses: a body that is
+not JSON, not UTF-8, larger than its limit or nested too deeply (:mod:`~archlag.registry.jsonbody`);
+fields of the wrong type; a digest mismatch; a header value that fails validation
+(Docker-Content-Digest, a bearer challenge without a usable realm); a URL that cannot be built
+from what the registry sent (``httpx.InvalidURL``, a realm such as ``http://[::1``, a ``Link``
+target); a tag listing cut short (a ``Link`` to another origin, one that cannot be parsed or that
+loops) or larger than its caps; a token that cannot be sent in a header; any other 4xx. No
+``httpx`` exception, ``RecursionError``, ``KeyError`` or ``TypeError`` escapes the client.
 
 ``RateLimitedError`` is also raised without any request being sent while the client backs off
 after a 429 (see :mod:`archlag.registry.ratelimit`).
@@ -22,16 +32,20 @@ after a 429 (see :mod:`archlag.registry.ratelimit`).
 Every error carries the registry name and, where relevant, the repository and reference, and its
 ``result`` is one of :data:`RESULTS`, a bounded set suitable as a metric label value. Messages
 never contain credentials or tokens: text that comes from a registry is untrusted, so it is
-shortened, stripped of control characters and scrubbed of any known secret before use.
+shortened, stripped of control characters and scrubbed of every known secret (in every printed
+form, see :func:`archlag.secrets.scrub`) before use.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+
+from archlag.registry import jsonbody
+from archlag.registry.limits import LimitCounter
+from archlag.secrets import scrub
 
 RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
 
@@ -43,6 +57,7 @@ RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "t
 UNSUPPORTED_REASONS = ("schema1", "unknown_media_type", "nested_too_deep", "too_many_children")
 
 _MAX_DETAIL = 200
+MAX_ERROR_BODY_BYTES = 64 << 10  # longer error bodies are not read for a message
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 E = TypeVar("E", bound="RegistryError")
@@ -55,6 +70,13 @@ class Where:
     registry: str
     repository: str | None = None
     reference: str | None = None
+    # where to count the caps hit while serving the request (the client's counter)
+    limits: LimitCounter | None = field(default=None, compare=False, repr=False)
+
+    def hit(self, limit: str) -> None:
+        """Count one hit of ``limit`` (a key of :data:`~archlag.registry.limits.LIMITS`)."""
+        if self.limits is not None:
+            self.limits.hit(limit)
 
     def error(self, cls: type[E], message: str) -> E:
         return cls(
@@ -62,15 +84,17 @@ class Where:
         )
 
     def json_object(self, body: bytes, what: str) -> dict[str, Any]:
-        """``body`` parsed as a JSON object.
+        """``body`` parsed as a JSON object, within the limits of :mod:`.jsonbody`.
 
         Raises:
-            BadResponseError: not JSON (or nested too deeply to parse), or not an object.
+            BadResponseError: too large, too deep, not JSON, or not an object.
         """
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise self.error(BadResponseError, f"{what} is not JSON") from None
+            document = jsonbody.loads(body)
+        except jsonbody.JsonBodyError as exc:
+            if exc.limit is not None:
+                self.hit(exc.limit)
+            raise self.error(BadResponseError, f"{what} {exc}") from None
         if not isinstance(document, dict):
             raise self.error(BadResponseError, f"{what} is not a JSON object")
         return document
@@ -186,10 +210,12 @@ class RegistryConnectionError(RegistryError):
 
 
 def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
-    """Make untrusted text safe for a message: no secrets, printable, short."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """Make untrusted text safe for a message: no secrets, printable, short.
+
+    Masked are ``secrets`` and every live :class:`~archlag.secrets.Secret`, in every form
+    :func:`archlag.secrets.scrub` knows (escaped, URL-encoded, base64...).
+    """
+    text = scrub(text, secrets)
     text = _UNPRINTABLE.sub(" ", text).strip()
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 3] + "..."
@@ -199,11 +225,12 @@ def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
 def describe_error_body(body: bytes) -> str:
     """``CODE: message`` from an OCI error body ``{"errors": [...]}``, or "" if there is none.
 
-    The body is untrusted: anything unexpected yields "", and callers must :func:`sanitize`.
+    The body is untrusted: anything unexpected (including a body over 64 KiB or nested too
+    deeply) yields "", and callers must :func:`sanitize`.
     """
     try:
-        document = json.loads(body[: 64 << 10])
-    except (ValueError, UnicodeDecodeError):
+        document = jsonbody.loads(body, max_bytes=MAX_ERROR_BODY_BYTES)
+    except jsonbody.JsonBodyError:
         return ""
     errors = document.get("errors") if isinstance(document, dict) else None
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):

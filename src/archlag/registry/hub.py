@@ -31,10 +31,13 @@ import anyio
 import httpx
 
 from archlag.platforms import Platform
-from archlag.registry.client import check_repository, check_tag, same_origin
+from archlag.registry.client import check_repository, check_tag
 from archlag.registry.content import parse_time, platform_from
 from archlag.registry.credentials import BasicCredentials
 from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
+from archlag.registry.headers import is_header_token
+from archlag.registry.links import same_origin
+from archlag.registry.names import is_tag
 from archlag.registry.transport import (
     HttpSession,
     Outgoing,
@@ -42,14 +45,16 @@ from archlag.registry.transport import (
     SessionClient,
     SessionOptions,
 )
+from archlag.secrets import Secret
 
 TOKEN_LIFETIME = 540.0  # Hub JWTs are valid for 10 minutes; renew after 9
 MAX_PAGE_BYTES = 8 << 20
 MAX_PAGE_SIZE = 100  # the API's maximum
+MAX_NEXT_LENGTH = 8 << 10
 
 _log = logging.getLogger(__name__)
 # OCI digest grammar: algorithm ":" encoded
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}$")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,7 @@ class HubClient(SessionClient):
         self.name = self._base.host
         self._credentials = credentials
         self._clock = options.get("clock", time.monotonic)
-        self._jwt: tuple[str, float] | None = None  # (token, expires at on the monotonic clock)
+        self._jwt: tuple[Secret, float] | None = None  # (token, expiry on the monotonic clock)
         self._login_lock = anyio.Lock()
         options.setdefault("concurrency", 2)  # the Hub API limits requests per minute
         self._session = HttpSession(self.name, secrets=self._secrets, **options)
@@ -101,7 +106,7 @@ class HubClient(SessionClient):
         if not 1 <= page_size <= MAX_PAGE_SIZE or max_pages < 1:
             raise ValueError("page_size must be 1..100 and max_pages at least 1")
         namespace, name = _split(repository)
-        where = Where(self.name, f"{namespace}/{name}")
+        where = self.where(f"{namespace}/{name}")
         url = self._url(f"/v2/namespaces/{namespace}/repositories/{name}/tags")
         url = url.copy_merge_params({"page_size": str(page_size), "ordering": "last_updated"})
         found: dict[str, HubTag] = {}
@@ -114,7 +119,8 @@ class HubClient(SessionClient):
                 raise where.error(BadResponseError, "tags page has no 'results' list")
             for item in results:
                 tag = _parse_tag(item, where)
-                found.setdefault(tag.name, tag)  # pages shift when tags are pushed meanwhile
+                if is_tag(tag.name):  # a name that is not a tag cannot be looked up anyway
+                    found.setdefault(tag.name, tag)  # pages shift when tags are pushed meanwhile
             next_url = self._next(page, url, where)
             if next_url is None or next_url in visited:
                 break
@@ -131,7 +137,7 @@ class HubClient(SessionClient):
         """
         check_tag(tag)
         namespace, name = _split(repository)
-        where = Where(self.name, f"{namespace}/{name}", tag)
+        where = self.where(f"{namespace}/{name}", tag)
         reply = await self._get(
             self._url(f"/v2/namespaces/{namespace}/repositories/{name}/tags/{tag}"), where
         )
@@ -144,13 +150,15 @@ class HubClient(SessionClient):
         target = page.get("next")
         if target is None or target == "":
             return None
-        if not isinstance(target, str):
-            raise where.error(BadResponseError, "tags page has a non-string 'next'")
+        if not isinstance(target, str) or len(target) > MAX_NEXT_LENGTH:
+            raise where.error(BadResponseError, "tags page has a 'next' that is not a URL")
         try:
             next_url = url.join(target)
-        except httpx.InvalidURL:
+        except (httpx.InvalidURL, ValueError):
+            where.hit("bad_url")
             raise where.error(BadResponseError, "tags page has an invalid 'next' URL") from None
         if not same_origin(next_url, self._base):
+            where.hit("bad_url")
             _log.warning(
                 "hub_next_page_ignored repository=%s reason=other_origin", where.repository
             )
@@ -179,8 +187,8 @@ class HubClient(SessionClient):
         async with self._login_lock:
             if fresh or self._jwt is None or self._clock() >= self._jwt[1]:
                 token = await self._login(self._credentials, where)
-                self._jwt = (token, self._clock() + TOKEN_LIFETIME)
-            return self._jwt[0]
+                self._jwt = (Secret(token), self._clock() + TOKEN_LIFETIME)
+            return self._jwt[0].reveal()
 
     async def _login(self, credentials: BasicCredentials, where: Where) -> str:
         body = {"identifier": credentials.username, "secret": credentials.password.reveal()}
@@ -195,10 +203,15 @@ class HubClient(SessionClient):
         token = document.get("access_token") or document.get("token")
         if not isinstance(token, str) or not token:
             raise where.error(BadResponseError, "Docker Hub login response has no access_token")
+        if not is_header_token(token):
+            where.hit("bad_token")
+            raise where.error(
+                BadResponseError, "Docker Hub login response has a token that cannot be sent"
+            )
         return token
 
     def _secrets(self) -> list[str]:
-        found = [self._jwt[0]] if self._jwt is not None else []
+        found = [self._jwt[0].reveal()] if self._jwt is not None else []
         if self._credentials is not None:
             found.append(self._credentials.password.reveal())
         return found
@@ -259,7 +272,7 @@ def _digest(item: Mapping[str, Any], where: Where) -> str | None:
     value = item.get("digest")
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _DIGEST.match(value):
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
         raise where.error(BadResponseError, "Docker Hub sent a malformed digest")
     return value
 

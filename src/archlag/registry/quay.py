@@ -22,8 +22,9 @@ from typing import Any, Unpack
 import httpx
 
 from archlag.registry.client import check_repository, check_tag
-from archlag.registry.content import is_digest
-from archlag.registry.errors import BadResponseError, Where
+from archlag.registry.credentials import RegistryToken, unsendable
+from archlag.registry.errors import BadResponseError, CredentialsError, Where
+from archlag.registry.names import is_digest
 from archlag.registry.transport import (
     HttpSession,
     Outgoing,
@@ -84,9 +85,12 @@ class QuayClient(SessionClient):
             raise ValueError(f"Quay repositories are namespace/name: {repository!r}")
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
-        where = Where(self.name, repository, tag)
+        where = self.where(repository, tag)
         headers = {"Accept": "application/json"}
         if self._token is not None:
+            problem = unsendable(RegistryToken(self._token))
+            if problem is not None:
+                raise where.error(CredentialsError, problem)
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         found: dict[tuple[str, float], QuayRevision] = {}
         for page in range(1, max_pages + 1):

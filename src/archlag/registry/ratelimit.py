@@ -11,7 +11,9 @@
 - :class:`Pacer` spaces request starts evenly (``requests_per_minute``), so there are no bursts.
 
 Waiting uses the client's monotonic clock; the values reported in :class:`ClientStatus` are
-wall-clock (unix) times, for metrics.
+wall-clock (unix) times, for metrics. :class:`ClientStatus` also carries ``limits_hit``, how
+often each cap of :mod:`archlag.registry.limits` refused something. Header values longer than
+:data:`MAX_VALUE_LENGTH` are not read.
 """
 
 from __future__ import annotations
@@ -19,18 +21,22 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 import anyio
 import httpx
 
-MAX_HEADER_NUMBER = 10**12  # larger counts are garbage, not a quota
+from archlag.registry.limits import no_limits_hit
 
-_NUMBER = re.compile(r"^\d{1,16}(?:\.\d{1,9})?$")
-_QUOTA = re.compile(r"^(\d{1,13})\s*(?:;(.*))?$")
-_WINDOW = re.compile(r"^\s*w\s*=\s*(\d{1,10})\s*$")
+MAX_HEADER_NUMBER = 10**12  # larger counts are garbage, not a quota
+MAX_VALUE_LENGTH = 256  # longer rate-limit or Retry-After values are garbage, not read
+
+_NUMBER = re.compile(r"[0-9]{1,16}(?:\.[0-9]{1,9})?")
+_QUOTA = re.compile(r"([0-9]{1,13})[ \t]*(?:;(.*))?", re.DOTALL)
+_SOURCE = re.compile(r"[0-9A-Za-z.:%/\[\]_-]{1,64}")  # an IPv4 or IPv6 address, maybe a prefix
+_WINDOW = re.compile(r"[ \t]*w[ \t]*=[ \t]*([0-9]{1,10})[ \t]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,8 @@ class ClientStatus:
     rate_limit: RateLimitStatus | None
     backoff_until: float | None  # wall-clock unix time; None when not backing off
     quota_requests: int  # manifest GETs served (Docker Hub counts these as pulls)
+    # how often each cap was hit, keyed by every name in archlag.registry.limits.LIMITS
+    limits_hit: Mapping[str, int] = field(default_factory=no_limits_hit)
 
 
 def parse_rate_limit(headers: httpx.Headers, observed_at: float) -> RateLimitStatus | None:
@@ -63,8 +71,9 @@ def parse_rate_limit(headers: httpx.Headers, observed_at: float) -> RateLimitSta
     limit = _quota(headers.get("ratelimit-limit"))
     remaining = _quota(headers.get("ratelimit-remaining"))
     if limit is not None and remaining is not None:
-        source = headers.get("docker-ratelimit-source", "").strip()
-        source = source[:64] if source and source.isprintable() else None
+        source: str | None = headers.get("docker-ratelimit-source", "").strip()
+        if source is not None and not _SOURCE.fullmatch(source):
+            source = None
         return RateLimitStatus(
             limit[0], remaining[0], limit[1] or remaining[1], source, observed_at
         )
@@ -78,21 +87,21 @@ def parse_rate_limit(headers: httpx.Headers, observed_at: float) -> RateLimitSta
 
 def _quota(value: str | None) -> tuple[int, float | None] | None:
     """``100;w=21600`` -> (100, 21600.0). The first of several comma-separated policies counts."""
-    if value is None:
+    if value is None or len(value) > MAX_VALUE_LENGTH:
         return None
-    match = _QUOTA.match(value.split(",", 1)[0].strip())
+    match = _QUOTA.fullmatch(value.split(",", 1)[0].strip())
     if match is None or int(match.group(1)) > MAX_HEADER_NUMBER:
         return None
     window = None
     for parameter in (match.group(2) or "").split(";"):
-        found = _WINDOW.match(parameter)
+        found = _WINDOW.fullmatch(parameter)
         if found is not None and int(found.group(1)) > 0:
             window = float(found.group(1))
     return int(match.group(1)), window
 
 
 def _number(value: str | None) -> float | None:
-    if value is None or not _NUMBER.match(value.strip()):
+    if value is None or len(value) > MAX_VALUE_LENGTH or not _NUMBER.fullmatch(value.strip()):
         return None
     return float(value.strip())
 
@@ -106,17 +115,21 @@ def requested_wait(headers: httpx.Headers, now: float) -> float | None:
     unreadable values yield None. The result may be huge; :class:`Backoff` clamps it.
     """
     value = headers.get("retry-after", "").strip()
+    if len(value) > MAX_VALUE_LENGTH:
+        return None
     if value:
-        if _NUMBER.match(value):
+        if _NUMBER.fullmatch(value):
             return float(value)
         return _until(_http_date(value), headers, now)
     return _until(_number(headers.get("x-retry-after")), headers, now)
 
 
 def _http_date(value: str) -> float | None:
+    if len(value) > MAX_VALUE_LENGTH:
+        return None
     try:
         return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
 
 

@@ -8,7 +8,8 @@ robust client needs, in this order for each attempt:
    once, without sending anything;
 2. the concurrency limit, then pacing (``requests_per_minute``);
 3. the exchange itself, reported to the :class:`RequestObserver` with a bounded result;
-4. rate-limit headers are recorded, served manifest GETs counted;
+4. rate-limit headers are recorded, served manifest GETs counted (a body over its limit is
+   refused and counted in :mod:`~archlag.registry.limits`);
 5. transport errors, timeouts and 5xx are retried with exponential backoff; a 429 starts the
    back-off of step 1.
 
@@ -19,6 +20,7 @@ and turn replies into results.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from archlag.registry.errors import (
     result_for_status,
     sanitize,
 )
+from archlag.registry.limits import LimitCounter
 from archlag.registry.ratelimit import (
     Backoff,
     ClientStatus,
@@ -52,6 +55,8 @@ from archlag.registry.ratelimit import (
 
 MAX_SMALL_BYTES = 64 << 10  # /v2/ and error bodies (error bodies are truncated, not refused)
 DEFAULT_MAX_BACKOFF = 3600.0
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class RequestObserver(Protocol):
@@ -165,6 +170,7 @@ class HttpSession:
             self._pacer = Pacer(requests_per_minute, clock, sleep)
         self._rate_limit: RateLimitStatus | None = None
         self._quota_requests = 0
+        self.limits = LimitCounter()
         self._http = httpx.AsyncClient(
             transport=transport,
             follow_redirects=True,  # httpx drops Authorization on cross-origin redirects
@@ -178,7 +184,7 @@ class HttpSession:
     def status(self) -> ClientStatus:
         remaining = self._backoff.remaining()
         until = self._wall_clock() + remaining if remaining > 0 else None
-        return ClientStatus(self._rate_limit, until, self._quota_requests)
+        return ClientStatus(self._rate_limit, until, self._quota_requests, self.limits.snapshot())
 
     def secrets(self) -> list[str]:
         return [s for s in self._secrets() if s]
@@ -261,7 +267,9 @@ class HttpSession:
                 self._report(method, RegistryConnectionError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
                 raise where.error(RegistryConnectionError, detail) from None
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+                # InvalidURL: a redirect to a URL that cannot be used; UnicodeError: a header
+                # value that is not ASCII (values from secrets are checked before, see auth)
                 self._report(method, BadResponseError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
                 raise where.error(BadResponseError, detail) from None
@@ -286,6 +294,7 @@ class HttpSession:
                 body = await read_body(response, request.limit if success else MAX_SMALL_BYTES)
             if body is None:
                 if success:
+                    where.hit("body_too_large")
                     raise where.error(
                         BadResponseError, f"response is larger than {request.limit} bytes"
                     )
@@ -315,7 +324,15 @@ class HttpSession:
 class SessionClient:
     """Base of the clients that own an :class:`HttpSession`: ``async with``, status, close."""
 
+    name: str
     _session: HttpSession
+
+    def where(self, repository: str | None = None, reference: str | None = None) -> Where:
+        """What a request is about, counting caps hit in this client's ``status()``.
+
+        For the modules of this package, which read answers on behalf of the client.
+        """
+        return Where(self.name, repository, reference, self._session.limits)
 
     async def __aenter__(self) -> Self:
         return self
@@ -332,14 +349,14 @@ class SessionClient:
         await self._session.aclose()
 
     def status(self) -> ClientStatus:
-        """Latest rate-limit figures, the back-off deadline (unix time) and quota GETs so far."""
+        """Latest rate-limit figures, back-off deadline (unix time), quota GETs and caps hit."""
         return self._session.status()
 
 
 async def read_body(response: httpx.Response, limit: int) -> bytes | None:
     """The body, or None if it is longer than ``limit`` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = response.headers.get("content-length", "").strip()
+    if _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
