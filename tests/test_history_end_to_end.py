@@ -137,7 +137,7 @@ def test_odd_listings_erase_nothing(registry, pusher, tmp_path) -> None:
             archlag.wait_for(lambda s: tag_value(s, proxy.host, "archlag_tag_complete", "1.0") == 1)
             before = stagger(archlag, pusher, proxy.host, "1.1", 0.7)
             assert spread_count(before, proxy.host) == 1
-            for mode in ("empty", "truncated"):
+            for mode in ("empty", "truncated", "foreign_link"):
                 proxy.next_listings(mode)
                 deadline = time.monotonic() + 10
                 while proxy.pending and time.monotonic() < deadline:
@@ -154,6 +154,8 @@ def test_odd_listings_erase_nothing(registry, pusher, tmp_path) -> None:
             assert suspect == 1, "the empty listing was counted as suspect"
             log = archlag.log_path.read_text()
             assert "event=tags_listing_suspect" in log
+            assert "event=tags_list_failed" in log, "the foreign Link failed that poll, loudly"
+            assert "another origin" in log or "other.example" in log
 
 
 def test_every_first_seen_time_carries_its_bound(registry, pusher, tmp_path) -> None:

@@ -16,7 +16,6 @@ poll stops the loop.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,6 +35,7 @@ from archlag.registry import (
     RateLimitedError,
     RegistryError,
     UnauthorizedError,
+    is_tag,
 )
 from archlag.sources import TagSource
 from archlag.state import (
@@ -50,7 +50,6 @@ from archlag.state import (
 from archlag.store import PollRecord, Store, StoreError
 
 log = logging.getLogger("archlag.poller")
-_VALID_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # OCI tag grammar, fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +181,7 @@ class WatchPoller:
 
     def _group(self, names: list[str]) -> tuple[Grouping, int]:
         """Base tags and per-platform parts of a listing, with the count of invalid names."""
-        valid = list(dict.fromkeys(t for t in names if _VALID_TAG.fullmatch(t)))
+        valid = list(dict.fromkeys(t for t in names if is_tag(t)))
         invalid = len(set(names)) - len(valid)
         if invalid and invalid != self.state.invalid_tags:
             logs.event(log, logging.WARNING, "invalid_tags_ignored", **self._context, count=invalid)

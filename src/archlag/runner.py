@@ -68,13 +68,19 @@ def registry_status(client: RegistryClient) -> RegistryStatus:
         ratelimit_window_seconds=limit.window_seconds if limit else None,
         backoff_until=status.backoff_until,
         quota_requests=status.quota_requests,
+        limits_hit=dict(status.limits_hit),
     )
 
 
 def snapshot_of(pollers: Sequence[WatchPoller], clients: Sequence[RegistryClient] = ()) -> Snapshot:
     return Snapshot(
         tuple(
-            p.state.snapshot(p.watch.settings.interval, p.watch.settings.stall_after)
+            p.state.snapshot(
+                p.watch.settings.interval,
+                p.watch.settings.stall_after,
+                manifest_digests=p.watch.settings.platform_tags is None,
+                configured_platforms=p.watch.settings.platforms,
+            )
             for p in pollers
         ),
         tuple(registry_status(c) for c in clients),

@@ -120,6 +120,9 @@ class RepositorySnapshot:
     invalid_tags: int = 0  # names in the latest listing that are not valid tags (ignored)
     suspect_listings: int = 0  # listings that dropped every tag or most of them at once
     generation: int = 0  # changes whenever anything in this snapshot may have changed
+    # False for watches with platform_tags: a tag's digest then combines several manifests
+    manifest_digests: bool = True
+    configured_platforms: frozenset[Platform] = frozenset()  # the watch's `platforms`
 
     @property
     def platforms(self) -> frozenset[Platform]:
@@ -140,6 +143,7 @@ class RegistryStatus:
     ratelimit_window_seconds: float | None = None
     backoff_until: float | None = None
     quota_requests: int = 0
+    limits_hit: Mapping[str, int] = field(default_factory=dict)  # caps hit, by cap name
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +216,14 @@ class RepositoryState:
             delays[platform] = Histogram(self.buckets)
         delays[platform].observe(seconds)
 
-    def snapshot(self, interval: float, stall_after: float) -> RepositorySnapshot:
+    def snapshot(
+        self,
+        interval: float,
+        stall_after: float,
+        *,
+        manifest_digests: bool = True,
+        configured_platforms: frozenset[Platform] = frozenset(),
+    ) -> RepositorySnapshot:
         views = tuple(
             TagView(self.tags[t], self.tag_errors.get(t, ""))
             for t in self.selected
@@ -237,6 +248,8 @@ class RepositoryState:
             invalid_tags=self.invalid_tags,
             suspect_listings=self.suspect_listings,
             generation=self.generation,
+            manifest_digests=manifest_digests,
+            configured_platforms=configured_platforms,
         )
 
     def listed(self) -> list[str]:

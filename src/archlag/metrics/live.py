@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archlag.metrics.text import Family, Spec, label_set
+from archlag.metrics.text import Family, Spec, label_set, with_label
+from archlag.registry import LIMITS
 from archlag.state import RegistryStatus
 
 LIMIT = Spec(
@@ -33,6 +34,12 @@ QUOTA = Spec(
     "counter",
     "Manifest GETs, which count against pull limits (HEAD requests do not)",
 )
+LIMITS_HIT = Spec(
+    "archlag_registry_limits_hit",
+    "counter",
+    "Answers that hit one of archlag's caps (limit: tag_pages, tags_per_listing, "
+    "platforms_per_index, body_too_large, json_too_deep, bad_header, bad_url, bad_token)",
+)
 STATE_FILE = Spec(
     "archlag_state_file_ok",
     "gauge",
@@ -46,7 +53,7 @@ def live_families(
     registries: Sequence[RegistryStatus], *, state_file_ok: bool, version: str
 ) -> list[Family]:
     limit, remaining, window = Family(LIMIT), Family(REMAINING), Family(WINDOW)
-    backoff, quota = Family(BACKOFF), Family(QUOTA)
+    backoff, quota, limits = Family(BACKOFF), Family(QUOTA), Family(LIMITS_HIT)
     for status in registries:
         labels = label_set(registry=status.registry)
         if status.ratelimit_limit is not None:
@@ -57,8 +64,10 @@ def live_families(
             window.gauge(labels, status.ratelimit_window_seconds)
         backoff.gauge(labels, status.backoff_until or 0)
         quota.counter(labels, status.quota_requests)
+        for name in LIMITS:
+            limits.counter(with_label(labels, "limit", name), status.limits_hit.get(name, 0))
     state = Family(STATE_FILE)
     state.gauge("", 1 if state_file_ok else 0)
     build = Family(BUILD)
     build.gauge(label_set(version=version), 1)
-    return [limit, remaining, window, backoff, quota, state, build]
+    return [limit, remaining, window, backoff, quota, limits, state, build]
