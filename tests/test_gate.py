@@ -20,11 +20,12 @@ import anyio
 import pytest
 import yaml
 
-from archlag import gate, gate_output
+from archlag import gate
 from archlag.cli import main
 from archlag.clients import open_client
 from archlag.config import Config
 from archlag.gate import Expectation, Report
+from archlag.gate import output as gate_output
 from archlag.platforms import parse_platform
 from archlag.reference import parse_reference
 from archlag.registry import RetryPolicy, TagContent
@@ -328,7 +329,7 @@ async def test_wait_heads_every_round_and_gets_only_new_digests(registry, pusher
     thread = later(0.7, release_arm)
     async with client:
         result = await gate.wait(
-            client,
+            gate.RegistryLooker(client),
             ref,
             Expectation(frozenset({AMD, ARM}), gate.FROM_FLAGS),
             give_up_after=20,
@@ -513,10 +514,20 @@ def test_json_document_keys_are_stable() -> None:
         "complete",
         "waited_seconds",
         "timed_out",
+        "via",
     ]
     assert document["schema_version"] == 1
     assert document["platforms"] == [
-        {"platform": "linux/amd64", "expected": True, "present": False, "digest": None}
+        {
+            "platform": "linux/amd64",
+            "expected": True,
+            "present": False,
+            "digest": None,
+            "first_seen": None,
+            "delay_seconds": None,
+            "delay_uncertainty_seconds": None,
+            "first_seen_source": None,
+        }
     ]
 
 

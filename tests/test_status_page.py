@@ -26,11 +26,12 @@ from archlag.metrics import Exposition
 from archlag.model import CONFIGURED, Expectation, PlatformState, Publication, TagState
 from archlag.platforms import Platform, parse_platform
 from archlag.secrets import Secret
-from archlag.state import HistogramSnapshot, RepositorySnapshot, Snapshot, TagView, WatchStatus
+from archlag.state import RepositorySnapshot, Snapshot, TagView, WatchStatus
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.chromium import Chromium
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
+from tests.support.snapshots import repository_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -140,19 +141,13 @@ def repository(
     ok: bool | None = True,
     status: WatchStatus | None = None,
 ) -> RepositorySnapshot:
-    empty = HistogramSnapshot((), (0,), 0.0)
-    return RepositorySnapshot(
+    return repository_snapshot(
+        *views,
         registry=registry,
-        repository=name,
-        interval=60.0,
-        stall_after=1800.0,
-        tags=views,
+        name=name,
         last_poll_success=NOW - 42,
         last_poll_ok=ok,
         poll_errors=0 if ok else 3,
-        spread=empty,
-        delays={},
-        regressions={},
         status=status or WatchStatus("ok" if ok else "unreachable", "", NOW - 42),
     )
 

@@ -1,4 +1,5 @@
-"""HTTP endpoints: ``/metrics``, ``/`` (status page), ``/-/config``, ``/-/healthy``, ``/-/ready``.
+"""HTTP endpoints: ``/metrics``, ``/`` (status page), ``/-/config``, ``/-/healthy``, ``/-/ready``,
+and the read API under ``/api/v1/`` (:mod:`archlag.api`).
 
 ``/?refresh=N`` makes the status page reload itself every N seconds (at least 5); ``/-/config``
 shows the loaded configuration with secrets redacted. A query string the endpoints cannot use is
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from archlag import landing
+from archlag.api import api_routes
 from archlag.config import Config
 from archlag.config_view import render_config
 from archlag.metrics import OPENMETRICS, TEXT, Exposition
@@ -131,6 +133,7 @@ def create_app(
             Route("/-/config", configuration),
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", ready, methods=["GET", "HEAD"]),
+            *api_routes(snapshot),
         ]
     )
 

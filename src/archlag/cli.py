@@ -5,7 +5,7 @@ shutdown or a valid ``--config.check``; 2 for usage and configuration errors; 1 
 file or the listen address cannot be used.
 
 ``archlag check IMAGE[:TAG]`` and ``archlag wait IMAGE:TAG`` gate a release on its platforms;
-they are dispatched to :mod:`archlag.gate_cli`, which documents their exit status.
+they are dispatched to :mod:`archlag.gate.cli`, which documents their exit status.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import anyio
 from archlag import __version__, logs
 from archlag.config import ConfigError, load_config, split_listen_address
 from archlag.durations import DurationError, parse_duration
-from archlag.gate_cli import GATE_COMMANDS, gate_main
+from archlag.gate.cli import GATE_COMMANDS, gate_main
 from archlag.registry import RetryPolicy
 from archlag.store import SQLiteStore, StoreError
 

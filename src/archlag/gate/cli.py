@@ -3,8 +3,12 @@
 Exit status: 0 every wanted platform is present; 1 some are missing (or ``wait`` timed out);
 2 usage, configuration or registry errors; 130 interrupted (Ctrl-C). Each run ends with one
 ``archlag: ...`` line on stderr that says why; the report (table or JSON) goes to stdout, and
-``wait`` shows its progress on stderr. The logic is in :mod:`archlag.gate`, the rendering in
-:mod:`archlag.gate_output`.
+``wait`` shows its progress on stderr. Looking happens in :mod:`archlag.gate.registry` (the
+registry itself) or :mod:`archlag.gate.server` (``--server``: a running archlag), the loop in
+:mod:`archlag.gate.waiting`, the rendering in :mod:`archlag.gate.output`.
+
+Wanted platforms, in this order: ``--platform``; the platforms of the watch for this image in
+``-c FILE``; what the running archlag expects (``--server``); else learned from older tags.
 """
 
 from __future__ import annotations
@@ -18,18 +22,30 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 import anyio
+import httpx
 
-from archlag import gate, gate_output, logs
+from archlag import logs
 from archlag.clients import open_client
 from archlag.config import Config, ConfigError, load_config
 from archlag.durations import DurationError, format_duration, parse_duration
+from archlag.gate import output as gate_output
+from archlag.gate.registry import RegistryLooker
+from archlag.gate.report import (
+    FROM_FLAGS,
+    FROM_WATCH,
+    Expectation,
+    Looker,
+    NothingToExpectError,
+    Report,
+)
+from archlag.gate.server import ServerLooker
+from archlag.gate.waiting import check, wait
 from archlag.platforms import Platform, PlatformError, parse_platform
 from archlag.reference import ImageReference, ImageReferenceError, parse_reference
 from archlag.registry import (
     BadResponseError,
     NotFoundError,
     RateLimitedError,
-    RegistryClient,
     RegistryConnectionError,
     RegistryError,
     RegistryTimeoutError,
@@ -37,11 +53,12 @@ from archlag.registry import (
     ServerError,
     UnauthorizedError,
 )
+from archlag.registry.names import MAX_REPOSITORY_LENGTH
 
 EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 GATE_COMMANDS = ("check", "wait")
-MAX_REPOSITORY_LENGTH = 255  # what registries and the registry client accept
+SERVER_TIMEOUT = 30.0
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -78,8 +95,8 @@ def _gate_parser(command: str) -> _OneLineParser:
         action="append",
         default=[],
         metavar="OS/ARCH[/VARIANT]",
-        help="a wanted platform; repeat or separate with commas (default: the platforms of the "
-        "repository's three newest other tags)",
+        help="a wanted platform; repeat or separate with commas (default: the watch's platforms "
+        "in -c FILE, else what --server expects, else learned from the three newest older tags)",
     )
     if waiting:
         parser.add_argument("--timeout", default="2h", metavar="DURATION", help="default: 2h")
@@ -97,16 +114,23 @@ def _gate_parser(command: str) -> _OneLineParser:
     parser.add_argument(
         "--insecure", action="store_true", help="talk plain HTTP to the registry (local registries)"
     )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask a running archlag (e.g. http://archlag:10043) instead of the registry: no "
+        "registry quota, and archlag's first-seen times",
+    )
     return parser
 
 
 @dataclass(frozen=True, slots=True)
 class _GateOptions:
     image: ImageReference
-    wanted: frozenset[Platform]
+    preset: Expectation | None  # None: the looker's default (learned, or the server's)
     output: str
     config: Config
     insecure: bool
+    server: str | None
     timeout: float = 0.0
     interval: float = 0.0
 
@@ -128,6 +152,7 @@ def _gate_options(parser: _OneLineParser, command: str, args: argparse.Namespace
         parser.error(f"name the tag to wait for: {image}:TAG")
     if timings.get("interval", 1.0) <= 0:
         parser.error("--interval must be longer than 0s")
+    server = _server_url(parser, args.server)
     config = Config()
     if args.config is not None:
         try:
@@ -138,12 +163,39 @@ def _gate_options(parser: _OneLineParser, command: str, args: argparse.Namespace
             parser.exit(EXIT_USAGE, f"archlag: {exc.source}: {first}{more}\n")
     return _GateOptions(
         image if image.tag else ImageReference(image.registry, image.repository, "latest"),
-        wanted,
+        _preset(wanted, config, image),
         args.output,
         config,
         args.insecure,
+        server,
         **timings,
     )
+
+
+def _preset(
+    wanted: frozenset[Platform], config: Config, image: ImageReference
+) -> Expectation | None:
+    """``--platform``, else the platforms of the watch for this image in the config, if any."""
+    if wanted:
+        return Expectation(wanted, FROM_FLAGS)
+    for watch in config.watches:
+        same = (watch.registry, watch.repository) == (image.registry, image.repository)
+        if same and watch.settings.platforms:
+            return Expectation(watch.settings.platforms, FROM_WATCH)
+    return None
+
+
+def _server_url(parser: _OneLineParser, value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = value.rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parser.error(f"--server {value!r} is not a URL such as http://archlag:10043")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        parser.error(f"--server {value!r} is not an http(s) URL such as http://archlag:10043")
+    return url
 
 
 def _platforms(values: list[str]) -> list[Platform]:
@@ -162,29 +214,52 @@ def gate_main(command: str, argv: Sequence[str], *, retry: RetryPolicy | None = 
     logs.setup("warning")
     parser = _gate_parser(command)
     options = _gate_options(parser, command, parser.parse_args(argv))
-    client = open_client(
-        options.config,
-        options.image.registry,
-        insecure=options.insecure,
-        retry=retry,
-    )
     progress = gate_output.ProgressLine(sys.stderr)
     started = time.monotonic()
-    latest: list[gate.Report] = []
+    latest: list[Report] = []
     try:
-        if command == "check":
-            return anyio.run(_check, options, client)
-        return anyio.run(_wait, options, client, progress, latest)
+        return anyio.run(_run, command, options, retry, progress, latest)
     except KeyboardInterrupt:  # Ctrl-C before the signal receiver was in place
         return _interrupted(progress, latest, time.monotonic() - started)
 
 
-async def _check(options: _GateOptions, client: RegistryClient) -> int:
+async def _run(
+    command: str,
+    options: _GateOptions,
+    retry: RetryPolicy | None,
+    progress: gate_output.ProgressLine,
+    latest: list[Report],
+) -> int:
+    """Open the registry client (or the HTTP client for --server) for the length of the run."""
+    if options.server is not None:
+        async with httpx.AsyncClient(timeout=SERVER_TIMEOUT) as http:
+            return await _command(
+                command, options, ServerLooker(http, options.server), progress, latest
+            )
+    client = open_client(
+        options.config, options.image.registry, insecure=options.insecure, retry=retry
+    )
     async with client:
-        try:
-            report = await gate.check(client, options.image, options.wanted)
-        except (RegistryError, gate.NothingToExpectError) as exc:
-            return _failed(options.image, exc)
+        return await _command(command, options, RegistryLooker(client), progress, latest)
+
+
+async def _command(
+    command: str,
+    options: _GateOptions,
+    looker: Looker,
+    progress: gate_output.ProgressLine,
+    latest: list[Report],
+) -> int:
+    if command == "check":
+        return await _check(options, looker)
+    return await _wait(options, looker, progress, latest)
+
+
+async def _check(options: _GateOptions, looker: Looker) -> int:
+    try:
+        report = await check(looker, options.image, options.preset)
+    except (RegistryError, NothingToExpectError) as exc:
+        return _failed(options, exc)
     _print_report(options, report, "check")
     _say(gate_output.summary(report))
     return EXIT_OK if report.complete else EXIT_MISSING
@@ -192,15 +267,15 @@ async def _check(options: _GateOptions, client: RegistryClient) -> int:
 
 async def _wait(
     options: _GateOptions,
-    client: RegistryClient,
+    looker: Looker,
     progress: gate_output.ProgressLine,
-    latest: list[gate.Report],
+    latest: list[Report],
 ) -> int:
     """Wait in one task, watch for Ctrl-C in another; whichever ends first stops the other."""
     status: list[int] = []
     started = time.monotonic()
 
-    def on_round(report: gate.Report, elapsed: float) -> None:
+    def on_round(report: Report, elapsed: float) -> None:
         latest[:] = [report]
         progress.update(gate_output.progress(report, elapsed))
 
@@ -209,9 +284,9 @@ async def _wait(
 
     async def waiting(scope: anyio.CancelScope) -> None:
         try:
-            expectation = await gate.expectation_for(client, options.image, options.wanted)
-            result = await gate.wait(
-                client,
+            expectation = options.preset or await looker.expectation(options.image)
+            result = await wait(
+                looker,
                 options.image,
                 expectation,
                 give_up_after=options.timeout,
@@ -219,9 +294,9 @@ async def _wait(
                 on_round=on_round,
                 on_error=on_error,
             )
-        except (RegistryError, gate.NothingToExpectError) as exc:
+        except (RegistryError, NothingToExpectError) as exc:
             progress.finish()
-            status.append(_failed(options.image, exc))
+            status.append(_failed(options, exc))
         else:
             progress.finish()
             _print_report(options, result.report, "wait", result.waited, result.timed_out)
@@ -236,7 +311,7 @@ async def _wait(
                 scope.cancel()
                 return
 
-    async with client, anyio.create_task_group() as group:
+    async with anyio.create_task_group() as group:
         group.start_soon(interrupt, group.cancel_scope)
         group.start_soon(waiting, group.cancel_scope)
     return status[0]
@@ -244,33 +319,49 @@ async def _wait(
 
 def _print_report(
     options: _GateOptions,
-    report: gate.Report,
+    report: Report,
     command: str,
     waited: float | None = None,
     timed_out: bool = False,
 ) -> None:
     if options.output == "json":
-        text = gate_output.as_json(report, command, waited=waited, timed_out=timed_out)
+        via = "registry" if options.server is None else "server"
+        text = gate_output.as_json(report, command, waited=waited, timed_out=timed_out, via=via)
     else:
         text = gate_output.table(report, waited=waited)
     sys.stdout.write(text)
     sys.stdout.flush()
 
 
-def _interrupted(
-    progress: gate_output.ProgressLine, latest: list[gate.Report], elapsed: float
-) -> int:
+def _interrupted(progress: gate_output.ProgressLine, latest: list[Report], elapsed: float) -> int:
     progress.finish()
     _say(gate_output.interrupted_summary(latest[0] if latest else None, elapsed))
     return EXIT_INTERRUPTED
 
 
-def _failed(image: ImageReference, error: Exception) -> int:
+def _failed(options: _GateOptions, error: Exception) -> int:
+    image = options.image
     if isinstance(error, RegistryError):
-        _say(f"{image}: {_problem(error)}: {error.message}")
+        _say(f"{image}: {_problem(error)}: {error.message}{_hint(options, error)}")
     else:
         _say(f"{image}: {error}")
     return EXIT_USAGE
+
+
+def _hint(options: _GateOptions, error: RegistryError) -> str:
+    """What to try, for a TLS handshake with a registry that speaks plain HTTP."""
+    tls = any(word in error.message for word in ("SSL", "TLS", "WRONG_VERSION_NUMBER"))
+    if (
+        options.server is None
+        and not options.insecure
+        and isinstance(error, RegistryConnectionError)
+        and tls
+    ):
+        return (
+            f" (the TLS handshake failed: if {error.registry} serves plain HTTP, as a local "
+            "registry usually does, add --insecure)"
+        )
+    return ""
 
 
 def _problem(error: RegistryError) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from archlag.durations import format_duration
-from archlag.gate import FROM_FLAGS, Report, WaitResult
+from archlag.gate.report import FROM_FLAGS, FROM_SERVER, FROM_WATCH, Report, WaitResult
 from archlag.platforms import Platform
 from archlag.registry.content import (
     DOCKER_MANIFEST,
@@ -55,14 +55,11 @@ def table(report: Report, *, waited: float | None = None) -> str:
     if content is None:
         lines.append("digest  - (tag not found)")
     else:
-        kind = _MEDIA_TYPES.get(content.media_type, content.media_type)
-        lines.append(f"digest  {content.digest}")
-        lines.append(f"type    {kind}")
+        lines.append(f"digest  {content.digest or '-'}")
+        if content.media_type:
+            lines.append(f"type    {_MEDIA_TYPES.get(content.media_type, content.media_type)}")
     expectation = report.expectation
-    source = "--platform"
-    if expectation.source != FROM_FLAGS:
-        learned = ", ".join(expectation.learned_from)
-        source = f"tags {learned}" if learned else "no older tag: any platform counts"
+    source = _wanted_source(expectation.source, expectation.learned_from)
     lines += textwrap.wrap(
         f"wanted  {_names(expectation.platforms)} (from {source})",
         WIDTH,
@@ -86,7 +83,33 @@ def table(report: Report, *, waited: float | None = None) -> str:
         lines.append(f"{name:<{width}}  {wanted:<6}  {status:<7}  {manifest}")
     if not rows:
         lines.append("(no platforms)")
+    lines += _timings(report)
     return "\n".join(lines) + "\n"
+
+
+def _wanted_source(source: str, learned_from: tuple[str, ...]) -> str:
+    if source == FROM_FLAGS:
+        return "--platform"
+    if source == FROM_WATCH:
+        return "the watch's platforms in -c FILE"
+    learned = ", ".join(learned_from)
+    if source == FROM_SERVER:
+        return "archlag: " + (f"as tags {learned}" if learned else "its expectation")
+    return f"tags {learned}" if learned else "no older tag: any platform counts"
+
+
+def _timings(report: Report) -> list[str]:
+    """When each platform appeared, as a running archlag measured it (``--server`` only)."""
+    if not report.timings:
+        return []
+    lines = ["", "appeared (archlag's first-seen times):"]
+    for platform, timing in sorted(report.timings.items()):
+        when = "first" if timing.delay < 1 else f"+{format_duration(timing.delay)} after first"
+        if timing.delay_uncertainty is not None:
+            error = timing.delay_uncertainty
+            when += f", ±{format_duration(error)}" if error > 0 else ", exact"
+        lines.append(f"  {str(platform)[:_PLATFORM_COLUMN]:<{_PLATFORM_COLUMN // 2}}  {when}")
+    return lines
 
 
 def as_json(
@@ -95,10 +118,12 @@ def as_json(
     *,
     waited: float | None = None,
     timed_out: bool = False,
+    via: str = "registry",
 ) -> str:
     """The stable JSON document (one line) described in docs/gating.md."""
     content = report.content
     expected = report.expectation.platforms
+    timings = report.timings
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "command": command,
@@ -107,8 +132,8 @@ def as_json(
         "repository": report.image.repository,
         "tag": report.image.tag,
         "found": content is not None,
-        "digest": content.digest if content is not None else None,
-        "media_type": content.media_type if content is not None else None,
+        "digest": (content.digest or None) if content is not None else None,
+        "media_type": (content.media_type or None) if content is not None else None,
         "expected": [str(p) for p in sorted(expected)],
         "expected_from": report.expectation.source,
         "learned_from": list(report.expectation.learned_from),
@@ -117,7 +142,15 @@ def as_json(
                 "platform": str(platform),
                 "expected": platform in expected,
                 "present": content is not None and platform in content.platforms,
-                "digest": content.platforms.get(platform) if content is not None else None,
+                "digest": (content.platforms.get(platform) or None)
+                if content is not None
+                else None,
+                "first_seen": timings[platform].first_seen if platform in timings else None,
+                "delay_seconds": timings[platform].delay if platform in timings else None,
+                "delay_uncertainty_seconds": (
+                    timings[platform].delay_uncertainty if platform in timings else None
+                ),
+                "first_seen_source": timings[platform].source if platform in timings else None,
             }
             for platform in sorted(expected | report.present)
         ],
@@ -125,6 +158,7 @@ def as_json(
         "complete": report.complete,
         "waited_seconds": round(waited, 3) if waited is not None else None,
         "timed_out": timed_out,
+        "via": via,
     }
     return json.dumps(document) + "\n"
 
