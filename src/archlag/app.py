@@ -20,7 +20,7 @@ from starlette.routing import Route
 from archlag import landing
 from archlag.collector import render, snapshot_families
 from archlag.config import Config
-from archlag.config_view import render_config
+from archlag.config.view import render_config
 from archlag.state import Snapshot
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"

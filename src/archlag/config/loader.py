@@ -1,7 +1,7 @@
 """Reading the configuration file: YAML nodes in, validated values out, all issues collected.
 
-:func:`load_config` and :func:`parse_config` raise :class:`~archlag.config.ConfigError` carrying
-every :class:`~archlag.config.ConfigIssue` (key path and line each).
+:func:`load_config` and :func:`parse_config` raise :class:`~archlag.config.model.ConfigError`
+carrying every :class:`~archlag.config.model.ConfigIssue` (key path and line each).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from archlag.config import (
+from archlag.config.model import (
     Config,
     ConfigError,
     ConfigIssue,

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from archlag.config import Config
+from archlag.config.model import Config
 from archlag.durations import format_duration
 from archlag.secrets import Secret
 

@@ -1,8 +1,8 @@
-"""The configuration: a frozen dataclass tree, validated all at once when it is loaded.
+"""The configuration values: a frozen dataclass tree, validated all at once when it is loaded.
 
-:func:`load_config` (in :mod:`archlag.config_loader`, re-exported here) raises
-:class:`ConfigError`, which carries every :class:`ConfigIssue` found (key path and line number
-each), so a user fixes the whole file in one go. Secrets come only from ``*_env`` and ``*_file``
+:func:`~archlag.config.loader.load_config` raises :class:`ConfigError`, which carries every
+:class:`ConfigIssue` found (key path and line number each), so a user fixes the whole file in
+one go. Secrets come only from ``*_env`` and ``*_file``
 keys or a Docker config file and are held in :class:`~archlag.secrets.Secret`, so they never
 show up in a repr or a message.
 """
@@ -150,12 +150,3 @@ def template_problem(template: str) -> str | None:
     if names.count("tag") != 1 or names.count("arch") != 1:
         return "must contain {tag} and {arch} once each, e.g. '{tag}-{arch}'"
     return None
-
-
-# The YAML reader needs the value classes above; callers keep importing from here.
-from archlag.config_loader import load_config, parse_config  # noqa: E402
-
-__all__ = [
-    "Config", "ConfigError", "ConfigIssue", "RegistrySettings", "TagFilter", "Watch",
-    "WatchSettings", "load_config", "parse_config", "split_listen_address", "template_problem",
-]  # fmt: skip
