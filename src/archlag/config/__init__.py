@@ -21,8 +21,8 @@ from archlag.config.model import (
     Watch,
     WatchSettings,
     split_listen_address,
-    template_problem,
 )
+from archlag.platform_tags import template_problem
 
 __all__ = [
     "DEFAULT_LATENCY_BUCKETS", "DEFAULT_LISTEN", "Config", "ConfigError", "ConfigIssue",

@@ -25,16 +25,16 @@ from archlag.config.model import (
     Watch,
     WatchSettings,
     split_listen_address,
-    template_problem,
 )
 from archlag.durations import DurationError, parse_duration
+from archlag.platform_tags import template_problem
 from archlag.platforms import Platform, PlatformError, parse_platform
 from archlag.reference import DOCKER_HUB, ImageReferenceError, parse_reference
 from archlag.secrets import Secret
 
 T = TypeVar("T")
 _HUB_ALIASES = {"index.docker.io": DOCKER_HUB, "registry-1.docker.io": DOCKER_HUB}
-_HOST = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")
+_HOST = re.compile(r"(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?")
 
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -243,7 +243,7 @@ class _Reader:
         for host, value in (self.mapping(node, "registries", set()) or {}).items():
             path = f"registries.{host}"
             canonical = _HUB_ALIASES.get(host, host)
-            if not _HOST.match(host):
+            if not _HOST.fullmatch(host):
                 self.error(path, value, "is not a registry host such as ghcr.io or 127.0.0.1:5000")
             elif canonical in result:
                 self.error(path, value, f"duplicates the settings of {canonical}")

@@ -21,7 +21,7 @@ DEFAULT_LISTEN = "0.0.0.0:10043"  # an exporter listens on all interfaces by def
 DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
     0, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
-_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(?P<port>\d{1,5})$")
+_LISTEN = re.compile(r"(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(?P<port>[0-9]{1,5})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +132,7 @@ def split_listen_address(address: str) -> tuple[str, int]:
     Raises:
         ValueError: not ``host:port`` with a port from 1 to 65535.
     """
-    match = _LISTEN.match(address.strip())
+    match = _LISTEN.fullmatch(address.strip())
     if match is None or not 0 < int(match["port"]) < 65536:
         raise ValueError(f"{address!r} is not host:port (for example 0.0.0.0:10043 or [::1]:10043)")
     return match["host"].strip("[]") or "0.0.0.0", int(match["port"])  # noqa: S104
-
-
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-def template_problem(template: str) -> str | None:
-    """Why a ``platform_tags`` template is unusable, or None when it is fine."""
-    names = _PLACEHOLDER.findall(template)
-    unknown = sorted(set(names) - {"tag", "os", "arch", "variant"})
-    if unknown:
-        return f"unknown placeholder {{{unknown[0]}}} (use {{tag}}, {{os}}, {{arch}}, {{variant}})"
-    if names.count("tag") != 1 or names.count("arch") != 1:
-        return "must contain {tag} and {arch} once each, e.g. '{tag}-{arch}'"
-    return None
