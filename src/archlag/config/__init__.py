@@ -17,11 +17,11 @@ from archlag.config.model import (
     ConfigError,
     ConfigIssue,
     RegistrySettings,
-    TagFilter,
     Watch,
     WatchSettings,
     split_listen_address,
 )
+from archlag.config.tag_filter import TagFilter
 from archlag.platform_tags import template_problem
 
 __all__ = [

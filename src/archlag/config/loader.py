@@ -21,11 +21,11 @@ from archlag.config.model import (
     ConfigError,
     ConfigIssue,
     RegistrySettings,
-    TagFilter,
     Watch,
     WatchSettings,
     split_listen_address,
 )
+from archlag.config.tag_filter import TagFilter, TagPatternError, tag_pattern_problem
 from archlag.durations import DurationError, parse_duration
 from archlag.platform_tags import template_problem
 from archlag.platforms import Platform, PlatformError, parse_platform
@@ -226,7 +226,7 @@ class _Reader:
         values: dict[str, Any] = {}
         for name in ("include", "exclude"):
             if name in fields:
-                values[name] = tuple(self.each(fields[name], _join(path, name), _regex))
+                values[name] = tuple(self.each(fields[name], _join(path, name), _tag_pattern))
         include = fields.get("include")
         if isinstance(include, yaml.SequenceNode) and not include.value:
             self.error(_join(path, "include"), fields["include"], "must list at least one regex")
@@ -236,7 +236,11 @@ class _Reader:
                 self.error(_join(path, "limit"), fields["limit"], "must be at least 1")
             elif limit is not None:
                 values["limit"] = limit
-        return _replace(base, values)
+        try:
+            return _replace(base, values)
+        except TagPatternError as exc:  # each pattern runs, but together they are too large
+            self.error(path, node, f"the patterns together cannot be used: {exc}")
+            return base
 
     def registries(self, node: _Node) -> dict[str, RegistrySettings]:
         result: dict[str, RegistrySettings] = {}
@@ -410,11 +414,11 @@ def _platform(text: str, _path: str, _node: _Node) -> Platform:
         raise ValueError(str(exc)) from None
 
 
-def _regex(text: str, _path: str, _node: _Node) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
+def _tag_pattern(text: str, _path: str, _node: _Node) -> str:
+    problem = tag_pattern_problem(text)
+    if problem is not None:
+        raise ValueError(f"{text[:100]!r} cannot be used as a tag pattern: {problem}")
+    return text
 
 
 def _replace(base: T, values: dict[str, Any]) -> T:

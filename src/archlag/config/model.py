@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archlag.config.tag_filter import TagFilter
 from archlag.platforms import Platform
 from archlag.reference import ImageReference
 from archlag.secrets import Secret
@@ -43,32 +44,6 @@ class ConfigError(Exception):
         self.issues = sorted(issues, key=lambda issue: issue.line or 0)
         lines = "\n".join(f"  {issue}" for issue in self.issues)
         super().__init__(f"{source}: {len(issues)} configuration error(s):\n{lines}")
-
-
-@dataclass(frozen=True, slots=True)
-class TagFilter:
-    include: tuple[re.Pattern[str], ...] = (re.compile(".*"),)
-    exclude: tuple[re.Pattern[str], ...] = ()
-    limit: int = 20
-    # Each list as one alternation, so a listing of 100,000 tags is filtered in one pass each.
-    _include_any: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _exclude_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_include_any", _any_of(self.include) or re.compile("(?!)"))
-        object.__setattr__(self, "_exclude_any", _any_of(self.exclude))
-
-    def matches(self, tag: str) -> bool:
-        """True if some include pattern and no exclude pattern is found in the tag."""
-        if self._include_any.search(tag) is None:
-            return False
-        return self._exclude_any is None or self._exclude_any.search(tag) is None
-
-
-def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ sits, is written as ``<secret>``.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,8 +53,6 @@ def _scalar(value: Any, name: str) -> Any:
         result = REDACTED
     elif isinstance(value, frozenset | set):
         result = sorted(str(item) for item in value)
-    elif isinstance(value, re.Pattern):
-        result = value.pattern
     elif isinstance(value, float) and name in _DURATIONS:
         result = format_duration(value)
     elif value is None or isinstance(value, bool | int | float | str):
