@@ -17,6 +17,7 @@ from archlag.config.model import (
     ConfigError,
     ConfigIssue,
     RegistrySettings,
+    SecretRef,
     Watch,
     WatchSettings,
     split_listen_address,
@@ -26,6 +27,6 @@ from archlag.platform_tags import template_problem
 
 __all__ = [
     "DEFAULT_LATENCY_BUCKETS", "DEFAULT_LISTEN", "Config", "ConfigError", "ConfigIssue",
-    "RegistrySettings", "TagFilter", "Watch", "WatchSettings", "load_config", "parse_config",
-    "split_listen_address", "template_problem",
+    "RegistrySettings", "SecretRef", "TagFilter", "Watch", "WatchSettings", "load_config",
+    "parse_config", "split_listen_address", "template_problem",
 ]  # fmt: skip

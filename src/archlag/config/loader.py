@@ -21,10 +21,12 @@ from archlag.config.model import (
     ConfigError,
     ConfigIssue,
     RegistrySettings,
+    SecretRef,
     Watch,
     WatchSettings,
     split_listen_address,
 )
+from archlag.config.secrets_reader import SecretProblem, read_secret
 from archlag.config.tag_filter import TagFilter, TagPatternError, tag_pattern_problem
 from archlag.durations import DurationError, parse_duration
 from archlag.platform_tags import template_problem
@@ -340,24 +342,11 @@ class _Reader:
         name = self.scalar(fields[key], f"{path}.{key}", str, "a string")
         if name is None:
             return None
-        return self.read_secret(key, name, f"{path}.{key}", fields[key])
-
-    def read_secret(self, key: str, name: str, path: str, node: _Node) -> Secret | None:
-        if key.endswith("_env"):
-            value = self._environ.get(name)
-            if not value:
-                self.error(path, node, f"environment variable {name} is not set or empty")
-                return None
-            return Secret(value)
         try:
-            value = Path(name).read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.error(path, node, f"cannot read secret file: {exc.__class__.__name__}")
+            return read_secret(SecretRef(key, name), self._environ)
+        except SecretProblem as exc:
+            self.error(f"{path}.{key}", fields[key], str(exc))
             return None
-        if not value:
-            self.error(path, node, "secret file is empty")
-            return None
-        return Secret(value)
 
     def watches(self, node: _Node, defaults: WatchSettings) -> tuple[Watch, ...]:
         watches: list[Watch] = []

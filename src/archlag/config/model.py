@@ -47,6 +47,17 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where a secret is read from: ``key`` names the setting, ``name`` the variable or file.
+
+    ``key`` is one of ``password_env``, ``password_file``, ``token_env``, ``token_file``.
+    """
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class WatchSettings:
     interval: float = 60.0
     settled_interval: float = 3600.0
