@@ -115,3 +115,9 @@ def test_config_load_names_the_key_path_and_what_is_unsupported() -> None:
         "lookahead (?=...) is not supported (tag patterns run on RE2, which matches in linear "
         "time)",
     ]
+
+
+def test_too_many_patterns_are_refused() -> None:
+    patterns = ", ".join(f"'^{n}$'" for n in range(101))
+    with pytest.raises(ConfigError, match=r"tags.include: must list at most 100 items, not 101"):
+        parse_config(f"watches: [{{image: a/b, tags: {{include: [{patterns}]}}}}]", environ={})

@@ -4,7 +4,13 @@
   :class:`ConfigError`, which carries every :class:`ConfigIssue` (key path and line each).
 - :mod:`archlag.config.loader`: :func:`load_config` and :func:`parse_config`, which raise only
   :class:`ConfigError`.
-- :mod:`archlag.config.view`: the loaded configuration written back as YAML, for ``/-/config``.
+- :mod:`archlag.config.view`: the loaded configuration as YAML, for ``/-/config``.
+
+Its helpers: :mod:`~archlag.config.yaml_source` (bounded YAML composition),
+:mod:`~archlag.config.nodes` (values out of nodes, issues collected),
+:mod:`~archlag.config.registries` (the ``registries`` section),
+:mod:`~archlag.config.secrets_reader` (secrets from variables and files),
+:mod:`~archlag.config.tag_filter` (RE2 tag filters) and :mod:`~archlag.config.limits`.
 """
 
 from __future__ import annotations

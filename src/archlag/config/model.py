@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archlag.config.limits import MAX_REPORTED_ISSUES
 from archlag.config.tag_filter import TagFilter
 from archlag.platforms import Platform
 from archlag.reference import ImageReference
@@ -32,18 +33,29 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
+        """One line: keys and values from the file have their control characters escaped."""
         where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.path or '(top level)'}: {self.message}"
+        return _one_line(f"{where}{self.path or '(top level)'}: {self.message}")
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; ``issues`` lists every problem found."""
+    """The configuration is invalid; ``issues`` lists every problem found.
+
+    The message has one line per issue, the first :data:`MAX_REPORTED_ISSUES` of them.
+    """
 
     def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
         self.source = source
         self.issues = sorted(issues, key=lambda issue: issue.line or 0)
-        lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"{source}: {len(issues)} configuration error(s):\n{lines}")
+        lines = [f"  {issue}" for issue in self.issues[:MAX_REPORTED_ISSUES]]
+        if len(self.issues) > MAX_REPORTED_ISSUES:
+            lines.append(f"  ... and {len(self.issues) - MAX_REPORTED_ISSUES} more")
+        text = "\n".join(lines)
+        super().__init__(f"{_one_line(source)}: {len(issues)} configuration error(s):\n{text}")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass(frozen=True, slots=True)
