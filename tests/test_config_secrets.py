@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archlag.config import ConfigError, parse_config
+from archlag.config import ConfigError, SecretRef, parse_config
 from tests.support.archlag_process import run_archlag
 
 SECRET = "s3cret-Planted-9f2c"
@@ -37,6 +37,19 @@ def test_one_trailing_newline_is_removed(tmp_path: Path, source: str, ending: st
 
     assert registry.token is not None
     assert registry.token.reveal() == SECRET
+
+
+def test_a_password_keeps_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text(SECRET + "\n")
+
+    registry = parse_config(password_config("password_file", str(tmp_path / "pw"))).registry(
+        "ghcr.io"
+    )
+
+    assert registry.password is not None
+    assert registry.password.reveal() == SECRET
+    assert registry.password_from == SecretRef("password_file", str(tmp_path / "pw"))
+    assert registry.token_from is None
 
 
 @pytest.mark.parametrize(

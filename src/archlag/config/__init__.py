@@ -4,7 +4,7 @@
   :class:`ConfigError`, which carries every :class:`ConfigIssue` (key path and line each).
 - :mod:`archlag.config.loader`: :func:`load_config` and :func:`parse_config`, which raise only
   :class:`ConfigError`.
-- :mod:`archlag.config.view`: the loaded configuration as YAML, for ``/-/config``.
+- :mod:`archlag.config.view`: the loaded configuration written back as YAML, for ``/-/config``.
 
 Its helpers: :mod:`~archlag.config.yaml_source` (bounded YAML composition),
 :mod:`~archlag.config.nodes` (values out of nodes, issues collected),

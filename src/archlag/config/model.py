@@ -2,9 +2,10 @@
 
 :func:`~archlag.config.loader.load_config` raises :class:`ConfigError`, which carries every
 :class:`ConfigIssue` found (key path and line number each), so a user fixes the whole file in
-one go. Secrets come only from ``*_env`` and ``*_file``
-keys or a Docker config file and are held in :class:`~archlag.secrets.Secret`, so they never
-show up in a repr or a message.
+one go. Secrets come only from ``*_env`` and ``*_file`` keys or a Docker config file and are
+held in :class:`~archlag.secrets.Secret`, so they never show up in a repr or a message; a
+:class:`SecretRef` beside each says where it was read from, so the configuration can be written
+back without it.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ class RegistrySettings:
     insecure: bool = False
     username: str | None = None
     password: Secret | None = None
+    password_from: SecretRef | None = None  # where password was read (None: set in code)
     token: Secret | None = None  # a bearer token sent as is
+    token_from: SecretRef | None = None
     docker_config: Path | None = None  # a Docker config.json (auths, credHelpers, credsStore)
     concurrency: int = 4
     timeout: float = 30.0

@@ -1,7 +1,8 @@
 """The ``registries`` section: per-host access settings and one way to authenticate.
 
 Issues go to the :class:`~archlag.config.nodes.NodeReader` passed in; nothing here raises.
-Secrets are read through :func:`~archlag.config.secrets_reader.read_secret`.
+Secrets are read through :func:`~archlag.config.secrets_reader.read_secret`, and each keeps its
+:class:`~archlag.config.model.SecretRef` so that the configuration can be written back.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class _Registries:
         return {"docker_config": Path(name)} if name else {}
 
     def secret(self, fields: dict[str, Node], path: str, name: str) -> dict[str, Any]:
-        """``{name: Secret}`` from ``name_env`` or ``name_file``; or {}."""
+        """``{name: Secret, name_from: SecretRef}`` from ``name_env`` or ``name_file``; or {}."""
         keys = [k for k in (f"{name}_env", f"{name}_file") if k in fields]
         if len(keys) != 1:
             if keys:
@@ -132,8 +133,9 @@ class _Registries:
         source = self.reader.scalar(fields[key], join(path, key), str, "a string")
         if source is None:
             return {}
+        ref = SecretRef(key, source)
         try:
-            return {name: read_secret(SecretRef(key, source), self.environ)}
+            return {name: read_secret(ref, self.environ), f"{name}_from": ref}
         except SecretProblem as exc:
             self.reader.error(join(path, key), fields[key], str(exc))
             return {}
