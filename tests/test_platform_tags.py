@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from archlag.platform_tags import PlatformTags
+from archlag.platform_tags import PlatformTags, template_problem
 from archlag.platforms import parse_platform
 
 
@@ -39,3 +41,38 @@ def test_group_derives_base_tags_from_suffix_tags() -> None:
     assert grouping.listed == {"1.0", "2.0-rc1", "latest"}
     assert grouping.parts["2.0"] == {parse_platform("linux/amd64"): "2.0-amd64"}
     assert set(grouping.parts["1.0"].values()) == {"1.0-amd64", "1.0-arm64"}
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "2.6.1-arm64\n",  # $ would match before the newline; fullmatch does not
+        "2.6.1-arm64 ",
+        "x" * 200 + "-arm64",  # longer than an OCI tag can be
+    ],
+)
+def test_only_whole_plausible_tags_match(tag: str) -> None:
+    assert PlatformTags("{tag}-{arch}").parse(tag) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{tag}", "must contain {tag} and {arch} once each"),
+        ("{tag}-{arch}-{arch}", "must contain {tag} and {arch} once each"),
+        ("{tag}-{os}-{os}-{arch}", "{os} may appear only once"),
+        ("{tag}-{arch}{variant}{variant}", "{variant} may appear only once"),
+        ("{tag}-{cpu}", "unknown placeholder {cpu}"),
+    ],
+)
+def test_template_problems(template: str, problem: str) -> None:
+    assert problem in (template_problem(template) or "")
+
+
+@given(
+    st.lists(st.sampled_from(["{tag}", "{arch}", "{os}", "{variant}", "-", "_", "."]), max_size=7)
+)
+def test_every_template_the_loader_accepts_compiles(parts: list[str]) -> None:
+    template = "".join(parts)
+    if template_problem(template) is None:
+        assert PlatformTags(template).parse("x") is None

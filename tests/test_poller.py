@@ -222,7 +222,7 @@ async def test_selection_limit_filters_and_deletions(store) -> None:
     registry, clock = FakeRegistry(), Clock()
     for tag in ("1.9.0", "1.10.0", "1.8.0", "latest", "1.10.0-rc1"):
         registry.publish(tag, AMD)
-    tags = TagFilter(include=(__import__("re").compile(r"^\d+\.\d+\.\d+$"),), limit=2)
+    tags = TagFilter(include=(r"^\d+\.\d+\.\d+$",), limit=2)
     poller = make_poller(store, registry, clock, tags=tags)
     await poller.poll()
     assert [v.state.tag for v in snapshot(poller).tags] == ["1.10.0", "1.9.0"]

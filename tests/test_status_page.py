@@ -429,7 +429,7 @@ def test_status_page_in_chromium_against_the_real_registry(tmp_path) -> None:
     assert {"/metrics", "/-/config"} <= set(page.links)
     assert shot.stat().st_size > 10_000
     assert all(secret not in body for body in bodies)
-    assert "password: <secret>" in bodies[1]
+    assert f"password_file: {tmp_path / 'password'}" in bodies[1], "the reference, not the value"
 
 
 def wait_ready(url: str, timeout: float = 20.0) -> None:

@@ -2,8 +2,8 @@
 and the read API under ``/api/v1/`` (:mod:`archlag.api`).
 
 ``/?refresh=N`` makes the status page reload itself every N seconds (at least 5); ``/-/config``
-shows the loaded configuration with secrets redacted. A query string the endpoints cannot use is
-answered 400 with a one-line reason, never 500.
+shows the loaded configuration, secrets as the variables or files they are read from. A query
+string the endpoints cannot use is answered 400 with a one-line reason, never 500.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from archlag import landing
 from archlag.api import api_routes
 from archlag.config import Config
-from archlag.config_view import render_config
+from archlag.config.view import render_config
 from archlag.metrics import OPENMETRICS, TEXT, Exposition
 from archlag.metrics.hold import Scraper
 from archlag.state import Snapshot

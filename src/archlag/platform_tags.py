@@ -2,7 +2,9 @@
 
 Some projects push one tag per architecture before (or instead of) the combined index. A watch's
 ``platform_tags`` template, such as ``{tag}-{arch}``, says how those are named. Only known
-architecture spellings match, so ``2.6.1-rc1`` stays a tag of its own.
+architecture spellings match, so ``2.6.1-rc1`` stays a tag of its own. Templates are checked by
+:func:`template_problem` when the configuration is loaded; tags are matched in full (``fullmatch``:
+``$`` would let ``2.0-arm64\n`` through) and only up to the OCI tag length, 128 characters.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ _FIELDS = {
     "variant": r"(?P<variant>v[0-9][0-9a-z.]*)",
 }
 _PLACEHOLDER = re.compile(r"\{(tag|arch|os|variant)\}")
+_ANY_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+MAX_TAG_LENGTH = 128  # the OCI distribution spec's tag grammar: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}
+
+
+def template_problem(template: str) -> str | None:
+    """Why a ``platform_tags`` template is unusable, or None when it is fine."""
+    names = _ANY_PLACEHOLDER.findall(template)
+    unknown = sorted(set(names) - set(_FIELDS))
+    if unknown:
+        return f"unknown placeholder {{{unknown[0]}}} (use {{tag}}, {{os}}, {{arch}}, {{variant}})"
+    if names.count("tag") != 1 or names.count("arch") != 1:
+        return "must contain {tag} and {arch} once each, e.g. '{tag}-{arch}'"
+    repeated = sorted(name for name in set(names) if names.count(name) > 1)
+    if repeated:
+        return f"{{{repeated[0]}}} may appear only once"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +59,18 @@ class Grouping:
 
 
 class PlatformTags:
-    """A compiled ``platform_tags`` template (validated by the config loader)."""
+    """A compiled ``platform_tags`` template, one that :func:`template_problem` accepts."""
 
     def __init__(self, template: str) -> None:
-        pattern, position = "^", 0
+        pattern, position = "", 0
         for match in _PLACEHOLDER.finditer(template):
             pattern += re.escape(template[position : match.start()]) + _FIELDS[match[1]]
             position = match.end()
-        self._pattern = re.compile(pattern + re.escape(template[position:]) + "$")
+        self._pattern = re.compile(pattern + re.escape(template[position:]))
 
     def parse(self, tag: str) -> tuple[str, Platform] | None:
         """The base tag and platform a suffix tag stands for, or None for an ordinary tag."""
-        match = self._pattern.match(tag)
+        match = self._pattern.fullmatch(tag) if len(tag) <= MAX_TAG_LENGTH else None
         if match is None:
             return None
         groups = match.groupdict()

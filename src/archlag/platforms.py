@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_PART = re.compile(r"[a-z0-9][a-z0-9._-]*")  # whole parts only: fullmatch, never $
 
 
 class PlatformError(ValueError):
@@ -69,6 +69,6 @@ def parse_platform(text: str) -> Platform:
         PlatformError: the text does not have two or three non-empty, sane parts.
     """
     parts = text.strip().split("/")
-    if len(parts) not in (2, 3) or not all(_PART.match(p.lower()) for p in parts):
+    if len(parts) not in (2, 3) or not all(_PART.fullmatch(p.lower()) for p in parts):
         raise PlatformError(f"{text!r} is not a platform of the form os/arch[/variant]")
     return normalize(*parts)

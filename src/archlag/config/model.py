@@ -1,10 +1,11 @@
-"""The configuration: a frozen dataclass tree, validated all at once when it is loaded.
+"""The configuration values: a frozen dataclass tree, validated all at once when it is loaded.
 
-:func:`load_config` (in :mod:`archlag.config_loader`, re-exported here) raises
-:class:`ConfigError`, which carries every :class:`ConfigIssue` found (key path and line number
-each), so a user fixes the whole file in one go. Secrets come only from ``*_env`` and ``*_file``
-keys or a Docker config file and are held in :class:`~archlag.secrets.Secret`, so they never
-show up in a repr or a message.
+:func:`~archlag.config.loader.load_config` raises :class:`ConfigError`, which carries every
+:class:`ConfigIssue` found (key path and line number each), so a user fixes the whole file in
+one go. Secrets come only from ``*_env`` and ``*_file`` keys or a Docker config file and are
+held in :class:`~archlag.secrets.Secret`, so they never show up in a repr or a message; a
+:class:`SecretRef` beside each says where it was read from, so the configuration can be written
+back without it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archlag.config.limits import MAX_REPORTED_ISSUES
+from archlag.config.tag_filter import TagFilter
 from archlag.platforms import Platform
 from archlag.reference import ImageReference
 from archlag.secrets import Secret
@@ -21,7 +24,7 @@ DEFAULT_LISTEN = "0.0.0.0:10043"  # an exporter listens on all interfaces by def
 DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
     0, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
-_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(?P<port>\d{1,5})$")
+_LISTEN = re.compile(r"(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(?P<port>[0-9]{1,5})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,44 +34,40 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
+        """One line: keys and values from the file have their control characters escaped."""
         where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.path or '(top level)'}: {self.message}"
+        return _one_line(f"{where}{self.path or '(top level)'}: {self.message}")
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; ``issues`` lists every problem found."""
+    """The configuration is invalid; ``issues`` lists every problem found.
+
+    The message has one line per issue, the first :data:`MAX_REPORTED_ISSUES` of them.
+    """
 
     def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
         self.source = source
         self.issues = sorted(issues, key=lambda issue: issue.line or 0)
-        lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"{source}: {len(issues)} configuration error(s):\n{lines}")
+        lines = [f"  {issue}" for issue in self.issues[:MAX_REPORTED_ISSUES]]
+        if len(self.issues) > MAX_REPORTED_ISSUES:
+            lines.append(f"  ... and {len(self.issues) - MAX_REPORTED_ISSUES} more")
+        text = "\n".join(lines)
+        super().__init__(f"{_one_line(source)}: {len(issues)} configuration error(s):\n{text}")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass(frozen=True, slots=True)
-class TagFilter:
-    include: tuple[re.Pattern[str], ...] = (re.compile(".*"),)
-    exclude: tuple[re.Pattern[str], ...] = ()
-    limit: int = 20
-    # Each list as one alternation, so a listing of 100,000 tags is filtered in one pass each.
-    _include_any: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _exclude_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+class SecretRef:
+    """Where a secret is read from: ``key`` names the setting, ``name`` the variable or file.
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_include_any", _any_of(self.include) or re.compile("(?!)"))
-        object.__setattr__(self, "_exclude_any", _any_of(self.exclude))
+    ``key`` is one of ``password_env``, ``password_file``, ``token_env``, ``token_file``.
+    """
 
-    def matches(self, tag: str) -> bool:
-        """True if some include pattern and no exclude pattern is found in the tag."""
-        if self._include_any.search(tag) is None:
-            return False
-        return self._exclude_any is None or self._exclude_any.search(tag) is None
-
-
-def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+    key: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,9 @@ class RegistrySettings:
     insecure: bool = False
     username: str | None = None
     password: Secret | None = None
+    password_from: SecretRef | None = None  # where password was read (None: set in code)
     token: Secret | None = None  # a bearer token sent as is
+    token_from: SecretRef | None = None
     docker_config: Path | None = None  # a Docker config.json (auths, credHelpers, credsStore)
     concurrency: int = 4
     timeout: float = 30.0
@@ -132,30 +133,7 @@ def split_listen_address(address: str) -> tuple[str, int]:
     Raises:
         ValueError: not ``host:port`` with a port from 1 to 65535.
     """
-    match = _LISTEN.match(address.strip())
+    match = _LISTEN.fullmatch(address.strip())
     if match is None or not 0 < int(match["port"]) < 65536:
         raise ValueError(f"{address!r} is not host:port (for example 0.0.0.0:10043 or [::1]:10043)")
     return match["host"].strip("[]") or "0.0.0.0", int(match["port"])  # noqa: S104
-
-
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-def template_problem(template: str) -> str | None:
-    """Why a ``platform_tags`` template is unusable, or None when it is fine."""
-    names = _PLACEHOLDER.findall(template)
-    unknown = sorted(set(names) - {"tag", "os", "arch", "variant"})
-    if unknown:
-        return f"unknown placeholder {{{unknown[0]}}} (use {{tag}}, {{os}}, {{arch}}, {{variant}})"
-    if names.count("tag") != 1 or names.count("arch") != 1:
-        return "must contain {tag} and {arch} once each, e.g. '{tag}-{arch}'"
-    return None
-
-
-# The YAML reader needs the value classes above; callers keep importing from here.
-from archlag.config_loader import load_config, parse_config  # noqa: E402
-
-__all__ = [
-    "Config", "ConfigError", "ConfigIssue", "RegistrySettings", "TagFilter", "Watch",
-    "WatchSettings", "load_config", "parse_config", "split_listen_address", "template_problem",
-]  # fmt: skip
