@@ -24,6 +24,7 @@ ALERTS = {
     "ArchlagWatchFailing",
     "ArchlagRepositoryNotFound",
     "ArchlagStateFileLost",
+    "ArchlagEventsLost",
 }
 
 

@@ -17,8 +17,16 @@ from archlag.reference import parse_reference
 from archlag.secrets import Secret
 from tests.support.archlag_process import run_archlag
 
-SECRETS = {"HUB_PASSWORD": "hub-Planted-1", "GHCR_TOKEN": "ghcr-Planted-2\n"}
-FILE_SECRETS = {"harbor-password": "harbor-Planted-3\r\n", "quay-token": "quay-Planted-4"}
+SECRETS = {
+    "HUB_PASSWORD": "hub-Planted-1",
+    "GHCR_TOKEN": "ghcr-Planted-2\n",
+    "HOOK_SECRET": "hook-Planted-6",
+}
+FILE_SECRETS = {
+    "harbor-password": "harbor-Planted-3\r\n",
+    "quay-token": "quay-Planted-4",
+    "hub-hook": "hub-hook-Planted-7\n",
+}
 
 
 def every_key(tmp_path: Path) -> str:
@@ -61,6 +69,11 @@ watches:
     platform_tags: "{{tag}}-{{os}}-{{arch}}"
     backfill: false
   - image: 127.0.0.1:5000/demo/app
+receivers:
+  - {{name: local, type: distribution, secret_env: HOOK_SECRET, registry: "127.0.0.1:5000",
+     events_per_second: 50}}
+  - {{name: hub, type: dockerhub, secret_file: {tmp_path / "hub-hook"}}}
+events_listen: "127.0.0.1:9998"
 """
 
 

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from archlag.metrics import RequestMetrics, live_families, render_snapshot
+from archlag.metrics.events import EventMetrics
 from archlag.model import Content, apply_content, begin_expectations
 from archlag.platforms import parse_platform
 from archlag.state import RegistryStatus, RepositoryState, Snapshot
@@ -30,6 +31,9 @@ def exported_metrics() -> dict[str, str]:
     repo.backfill = True
     registry = CollectorRegistry()
     RequestMetrics(registry).request_finished("docker.io", "HEAD", "ok", 0.1)
+    events = EventMetrics(registry, ["local"])
+    events.proven("local", 1.0)
+    repo.last_event = 1.0
     live = live_families(
         (RegistryStatus("docker.io", 100, 50, 21600.0),), state_file_ok=True, version="0"
     )

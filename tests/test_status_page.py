@@ -301,7 +301,13 @@ async def get(path: str, config: Config | None = None) -> httpx.Response:
     """GET ``path`` from the ASGI app, in process."""
     snapshot = Snapshot((repository(view("1.0", NOW, {AMD: NOW}, AMD)),))
     exposition = Exposition(lambda: snapshot)
-    app = create_app(exposition, lambda: snapshot, Readiness(0, 0), "1.0", config=config)
+    app = create_app(
+        exposition,
+        lambda: snapshot,
+        Readiness(0, 0),
+        "1.0",
+        config=(lambda: config) if config else None,
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://archlag") as client:
         return await client.get(path)

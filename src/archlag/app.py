@@ -9,12 +9,12 @@ string the endpoints cannot use is answered 400 with a one-line reason, never 50
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from archlag import landing
@@ -96,8 +96,14 @@ def create_app(
     readiness: Readiness,
     version: str,
     *,
-    config: Config | None = None,
+    config: Callable[[], Config] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    reload: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> Starlette:
+    """The main app; ``extra_routes`` are served beside its own (the event receivers, when they
+    share the main address). ``reload`` (the lifecycle endpoints enabled) serves ``POST
+    /-/reload``: it returns None or why the configuration was refused."""
+
     async def metrics(request: Request) -> Response:
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
         chunks = exposition.body(openmetrics=openmetrics, scraper=_scraper(request))
@@ -115,7 +121,18 @@ def create_app(
     async def configuration(request: Request) -> Response:
         if config is None:
             return PlainTextResponse("No configuration loaded.\n", status_code=404)
-        return PlainTextResponse(render_config(config), headers=_PAGE_HEADERS)
+        return PlainTextResponse(render_config(config()), headers=_PAGE_HEADERS)
+
+    async def reload_config(request: Request) -> Response:
+        if reload is None:
+            return PlainTextResponse(
+                "Lifecycle APIs are not enabled (start archlag with --web.enable-lifecycle).\n",
+                status_code=403,
+            )
+        refused = await reload("POST /-/reload")
+        if refused is not None:
+            return PlainTextResponse(f"Failed to reload the configuration: {refused}\n", 500)
+        return PlainTextResponse("Reloaded.\n")
 
     async def healthy(request: Request) -> Response:
         return PlainTextResponse("Healthy.\n")
@@ -133,9 +150,21 @@ def create_app(
             Route("/-/config", configuration),
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", ready, methods=["GET", "HEAD"]),
+            Route("/-/reload", reload_config, methods=["POST", "PUT"]),
             *api_routes(snapshot),
+            *extra_routes,
         ]
     )
+
+
+def events_app(routes: Sequence[BaseRoute]) -> Starlette:
+    """The app of a separate events address: the receivers and ``/-/healthy``, nothing else, so
+    that webhooks can face the internet while ``/metrics`` stays inside."""
+
+    async def healthy(request: Request) -> Response:
+        return PlainTextResponse("Healthy.\n")
+
+    return Starlette(routes=[*routes, Route("/-/healthy", healthy, methods=["GET", "HEAD"])])
 
 
 def _scraper(request: Request) -> Scraper | None:

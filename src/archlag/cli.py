@@ -11,8 +11,10 @@ they are dispatched to :mod:`archlag.gate.cli`, which documents their exit statu
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 
@@ -21,6 +23,7 @@ from archlag.config import ConfigError, load_config, split_listen_address
 from archlag.durations import DurationError, parse_duration
 from archlag.gate.cli import GATE_COMMANDS, gate_main
 from archlag.registry import RetryPolicy
+from archlag.sharding import Shard, ShardError, ordinal_from_hostname
 from archlag.store import SQLiteStore, StoreError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -55,6 +58,31 @@ def _parser() -> argparse.ArgumentParser:
         help="address for /metrics and the landing page (overrides `listen` in the config)",
     )
     parser.add_argument(
+        "--web.events-listen-address",
+        dest="events_listen",
+        metavar="HOST:PORT",
+        help="serve the push-event receivers (/events/...) only here, apart from /metrics "
+        "(overrides `events_listen` in the config; default: the main address)",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload (SIGHUP always reloads)",
+    )
+    parser.add_argument(
+        "--shard", type=int, default=None, metavar="N", help="this process's shard, 0-based"
+    )
+    parser.add_argument(
+        "--total-shards", type=int, default=1, metavar="N", help="the number of shards (default 1)"
+    )
+    parser.add_argument(
+        "--shard.from-hostname",
+        dest="shard_from_hostname",
+        action="store_true",
+        help="take --shard from the hostname's trailing ordinal (a StatefulSet pod: archlag-2)",
+    )
+    parser.add_argument(
         "--web.ready-timeout",
         dest="ready_timeout",
         default="2m",
@@ -82,8 +110,10 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
     logs.setup(args.log_level)
     try:
         ready_timeout = parse_duration(args.ready_timeout)
-        if args.listen is not None:
-            split_listen_address(args.listen)
+        for address in (args.listen, args.events_listen):
+            if address is not None:
+                split_listen_address(address)
+        shard = _shard(args)
     except (DurationError, ValueError) as exc:
         parser.error(str(exc))  # exits 2
     try:
@@ -99,20 +129,43 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
     except StoreError as exc:
         print(f"archlag: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    from archlag.runner import run  # noqa: PLC0415 - keeps --config.check free of server imports
+    from archlag.runner import RunOptions, run  # noqa: PLC0415 - --config.check stays light
 
     listen = args.listen or config.listen
+    options = RunOptions(
+        config_path=Path(args.config),
+        listen=listen,
+        ready_timeout=ready_timeout,
+        events_listen=args.events_listen or config.events_listen,
+        enable_lifecycle=args.enable_lifecycle,
+        shard=shard,
+    )
     try:
-        anyio.run(run, config, store, listen, ready_timeout)
+        anyio.run(run, config, store, options)
     except (OSError, ExceptionGroup) as exc:
         error = _bind_error(exc)
         if error is None:
             raise
-        print(f"archlag: cannot serve on {listen}: {error}", file=sys.stderr)
+        address = getattr(error, "address", listen)
+        print(f"archlag: cannot serve on {address}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURE
     finally:
         store.close()
     return EXIT_OK
+
+
+def _shard(args: argparse.Namespace) -> Shard:
+    """``--shard``/``--total-shards`` (or the hostname's ordinal).
+
+    Raises:
+        ShardError: they cannot be used (a ValueError).
+    """
+    ordinal = args.shard
+    if args.shard_from_hostname:
+        if ordinal is not None:
+            raise ShardError("use --shard or --shard.from-hostname, not both")
+        ordinal = ordinal_from_hostname(socket.gethostname())
+    return Shard(ordinal or 0, args.total_shards)
 
 
 def _bind_error(exc: BaseException) -> OSError | None:

@@ -36,8 +36,9 @@ from archlag.platforms import Platform
 
 EXPECTED_FROM_RECENT_TAGS = 3  # learned expectations: union of this many most recent older tags
 
-OBSERVED, REGISTRY = "observed", "registry"  # where a first-seen time came from
-SOURCES = (OBSERVED, REGISTRY)
+# Where a first-seen time came from: archlag's look, a registry API's push time, a push event.
+OBSERVED, REGISTRY, EVENT = "observed", "registry", "event"
+SOURCES = (OBSERVED, REGISTRY, EVENT)
 
 # What a publication's expected platforms were fixed from (Expectation.basis):
 CONFIGURED = "configured"  # the watch's `platforms` when the publication began
@@ -119,21 +120,25 @@ class Content:
     platforms: Mapping[Platform, str]
     pushed: Mapping[Platform, float] = field(default_factory=dict)
     built: Mapping[Platform, float] = field(default_factory=dict)  # image config `created`
+    announced: float | None = None  # when a push event says the tag was pushed (the latest)
 
     def first_seen(
         self, platform: Platform, now: float, last_absent: float | None = None
     ) -> PlatformState:
-        """A new platform's state: seen now, or when the registry says it was pushed.
+        """A new platform's state: seen now, or earlier when the registry or an event says so.
 
         A push time counts only when it is earlier than the look and later than the last check
         that saw the tag without the platform: an image manifest pushed by digest long before an
-        index named it says nothing about when the tag got it.
+        index named it says nothing about when the tag got it, and a time from a registry whose
+        clock runs ahead is not believed. Of several plausible times the earliest wins.
         """
-        pushed = self.pushed.get(platform)
         floor = 0.0 if last_absent is None else last_absent
         digest = self.platforms[platform]
-        if pushed is not None and floor < pushed < now:
-            return PlatformState(digest, pushed, source=REGISTRY, last_absent=last_absent)
+        hints = [(self.pushed.get(platform), REGISTRY), (self.announced, EVENT)]
+        plausible = [(t, source) for t, source in hints if t is not None and floor < t < now]
+        if plausible:
+            at, source = min(plausible)
+            return PlatformState(digest, at, source=source, last_absent=last_absent)
         return PlatformState(digest, now, last_absent=last_absent)
 
 

@@ -25,8 +25,10 @@ import anyio
 from archlag import logs
 from archlag.checks import Checks, TagChecker, Target, reason_for
 from archlag.config import Watch
+from archlag.findings import apply_findings
+from archlag.hints import Batch, Hints
 from archlag.listing import RETENTION_SECONDS, Known, View, plan, unchanged
-from archlag.model import Completion, TagState, apply_content, begin_expectations, estimate, settle
+from archlag.model import Completion, TagState
 from archlag.platform_tags import Grouping, PlatformTags
 from archlag.platforms import Platform
 from archlag.registry import (
@@ -73,6 +75,7 @@ class WatchPoller:
         *,
         clock: Callable[[], float] = time.time,
         on_change: Callable[[], None] = lambda: None,
+        on_event_checked: Callable[[str, float], None] = lambda receiver, seconds: None,
     ) -> None:
         self.watch = watch
         self.state = state
@@ -80,14 +83,27 @@ class WatchPoller:
         self._store = store
         self._clock = clock
         self._on_change = on_change
+        self._on_event_checked = on_event_checked
+        self._hints = Hints(clock)
         self._context = {"registry": watch.registry, "repository": watch.repository}
         self._checker = TagChecker(source, watch.repository, self._context)
         template = watch.settings.platform_tags
         self._platform_tags = PlatformTags(template) if template else None
         self._last: _Listing | None = None  # the listing the last committed poll used
 
+    def reconfigure(self, watch: Watch, source: TagSource) -> None:
+        """New settings (or a new registry client) for the next poll; the state is kept."""
+        self.watch = watch
+        self._source = source
+        self._checker = TagChecker(source, watch.repository, self._context)
+        template = watch.settings.platform_tags
+        self._platform_tags = PlatformTags(template) if template else None
+        self._last = None  # the tag filter or template may differ: read the next listing afresh
+        self.state.generation += 1
+
     async def run(self, on_first_poll: Callable[[], None]) -> None:
-        """Poll forever at the watch's interval (longer when a registry asks to back off)."""
+        """Poll forever at the watch's interval (longer when a registry asks to back off), and
+        at once when a push event arrives (but never inside a registry's back-off)."""
         settings = self.watch.settings
         while True:
             started = time.monotonic()
@@ -95,7 +111,12 @@ class WatchPoller:
             on_first_poll()
             elapsed = time.monotonic() - started
             interval = settings.interval * self._source.slowdown()
-            await anyio.sleep(max(interval - elapsed, wait, 0.0))
+            await self._hints.wait(interval - elapsed, at_least=wait)
+
+    def announce(self, tag: str | None, pushed_at: float | None, receiver: str) -> None:
+        """A push event for this watch: check ``tag`` (None: every tag in view) at once."""
+        self._hints.add(tag, pushed_at, receiver)
+        self.state.last_event = self._hints.last_event
 
     async def poll_safely(self) -> float:
         """One poll; never raises (except cancellation). Returns a registry-requested back-off."""
@@ -107,6 +128,18 @@ class WatchPoller:
             return 0.0
 
     async def poll(self) -> float:
+        """List, check what is due (and what events named), apply; hints of a poll that did
+        not commit are kept for the next one."""
+        batch = self._hints.take()
+        committed = False
+        try:
+            wait, committed = await self._poll(batch)
+            return wait
+        finally:
+            if not committed:
+                self._hints.restore(batch)
+
+    async def _poll(self, batch: Batch) -> tuple[float, bool]:
         now = self._clock()
         try:
             names: list[str] | None = await self._source.list_tags(self.watch.repository)
@@ -116,16 +149,17 @@ class WatchPoller:
             self._failed(await self._reason(exc), exc.message)
             logs.event(log, logging.WARNING, "tags_list_failed", **self._context,
                        result=exc.result, error=exc.message)  # fmt: skip
-            return _back_off(exc)
+            return _back_off(exc), False
         listing = await self._listing(names, now)
         # Tags this listing lacks stay in view unchanged: they are not looked at until a listing
         # has them again (or a second one confirms they are gone).
         listed = [t for t in listing.view.selected if t not in listing.view.missing_once]
-        targets = [_target(t, listing.grouping) for t in listed if self._due(t, now)]
+        due = [t for t in listed if batch.names(t) or self._due(t, now)]
+        targets = [_target(t, listing.grouping) for t in due]
         with_created = self.watch.settings.backfill and not self.state.baseline_done
         checks = await self._checker.check(targets, self.state.tags, with_created=with_created)
-        await self._apply(now, listing, checks)
-        return checks.retry_after
+        committed = await self._apply(now, listing, checks, batch)
+        return checks.retry_after, committed
 
     async def _reason(self, error: RegistryError) -> str:
         """The status for a failed listing; a refusal is the repository's only if the registry
@@ -199,35 +233,14 @@ class WatchPoller:
             return True
         return now - previous.last_checked >= settings.settled_interval
 
-    async def _apply(self, now: float, listing: _Listing, checks: Checks) -> None:
+    async def _apply(self, now: float, listing: _Listing, checks: Checks, batch: Batch) -> bool:
+        """Apply, save in one transaction, then update memory; False if nothing was saved."""
         state, view = self.state, listing.view
-        tags = dict(state.tags)
-        changed: dict[str, TagState] = {t: tags[t] for t in state.unsaved if t in tags}
-        regressions: list[tuple[str, Platform]] = []
-        candidates = set()
-        for tag, content in checks.contents.items():
-            previous = tags.get(tag)
-            if content is None and previous is not None:
-                tags[tag] = changed[tag] = replace(previous, last_checked=now)
-                continue
-            if content is None:
-                continue
-            # A tag new to the listing (or back in it) was absent at the last listing.
-            was_absent = tag in view.added or tag in view.returned
-            absent_at = state.last_listing if was_absent and state.baseline_done else None
-            outcome = apply_content(previous, tag, content, now, absent_at=absent_at)
-            tags[tag] = changed[tag] = outcome.state
-            regressions += [(tag, platform) for platform in outcome.regressions]
-            seen_begin = state.baseline_done and (was_absent or tag in state.selected)
-            if outcome.new_publication and not seen_begin:
-                candidates.add(tag)
-        changed.update(begin_expectations(tags, self.watch.settings.platforms))
-        for tag in view.forgotten:
-            tags.pop(tag, None)
-            changed.pop(tag, None)
-        completions = self._settle(tags, view.selected, candidates, changed)
-        if self.watch.settings.backfill:
-            completions += self._estimates(tags, candidates, checks, now)
+        settings = self.watch.settings
+        applied = apply_findings(
+            state, view, checks, batch, now,
+            configured=settings.platforms, backfill=settings.backfill,
+        )  # fmt: skip
         reason, message = self._outcome(listing, checks)
         ok = reason in (OK, NOT_FOUND) and not checks.failed
         record = PollRecord(
@@ -239,9 +252,9 @@ class WatchPoller:
             listed_added=view.added,
             listed_absent=_absence_changes(view),
             forgotten=view.forgotten,
-            tags_changed=tuple(changed.values()),
-            completions=tuple(completions),
-            regressions=tuple(platform for _, platform in regressions),
+            tags_changed=tuple(applied.changed.values()),
+            completions=tuple(applied.completions),
+            regressions=tuple(platform for _, platform in applied.regressions),
             unsupported=tuple(checks.unsupported),
         )
         try:
@@ -249,14 +262,25 @@ class WatchPoller:
         except StoreError as exc:
             self._failed(ERROR, str(exc))
             logs.event(log, logging.ERROR, "state_save_failed", **self._context, error=str(exc))
-            return
+            return False
         self._commit(
-            record, listing, tags=tags, checks=checks, reason=reason, message=message, now=now
-        )
-        self.state.record(new)
+            record, listing, tags=applied.tags, checks=checks, reason=reason, message=message,
+            now=now,
+        )  # fmt: skip
+        state.record(new)
+        state.changes.update(applied.changes)
         self._last = listing
-        self._log_changes(new, regressions, checks, listing)
+        self._log_changes(new, applied.regressions, checks, listing)
+        self._events_checked(batch, checks)
         self._on_change()
+        return True
+
+    def _events_checked(self, batch: Batch, checks: Checks) -> None:
+        """How long after their push time the tags that events named were checked."""
+        done = self._clock()
+        for tag, hint in batch.tags.items():
+            if hint.pushed_at is not None and tag in checks.checked:
+                self._on_event_checked(hint.receiver, done - hint.pushed_at)
 
     def _outcome(self, listing: _Listing, checks: Checks) -> tuple[str, str]:
         """The watch status after this poll: not found, a registry problem of a check, or ok."""
@@ -266,40 +290,6 @@ class WatchPoller:
             if reason in REGISTRY_PROBLEMS:
                 return reason, message
         return OK, ""
-
-    def _settle(
-        self,
-        tags: dict[str, TagState],
-        selected: tuple[str, ...],
-        candidates: set[str],
-        changed: dict[str, TagState],
-    ) -> list[Completion]:
-        """Completions of the tags in view (out of view nothing changes, nothing is judged)."""
-        completions = []
-        for tag in selected:
-            current = tags.get(tag)
-            if current is None:
-                continue
-            settled, completion = settle(current, baseline_candidate=tag in candidates)
-            if settled is not current:
-                tags[tag] = changed[tag] = settled
-            if completion is not None:
-                completions.append(completion)
-        return completions
-
-    def _estimates(
-        self, tags: dict[str, TagState], candidates: set[str], checks: Checks, now: float
-    ) -> list[Completion]:
-        """Backfill: estimates for publications that became a baseline in this poll."""
-        estimates = []
-        for tag in candidates:
-            content = checks.contents.get(tag)
-            if content is None or not tags[tag].publication.baseline:
-                continue
-            estimated = estimate(tags[tag], content.built, now)
-            if estimated is not None:
-                estimates.append(estimated)
-        return estimates
 
     def _commit(
         self,

@@ -1,8 +1,11 @@
-"""Wiring: build registry clients, restore state, start the pollers and the HTTP server.
+"""Wiring: the supervisor, the metrics, the HTTP servers, signals and reloads.
 
-Everything runs in one anyio task group. SIGTERM or SIGINT stops the HTTP server and cancels the
+Everything runs in one anyio task group. SIGTERM or SIGINT stops the HTTP servers and cancels the
 pollers; a poll that is saving finishes its transaction first (blocking SQLite work runs in a
-worker thread that cancellation waits for), then the store is closed.
+worker thread that cancellation waits for), then the store is closed. SIGHUP, and ``POST
+/-/reload`` when the lifecycle endpoints are enabled, re-read the configuration file: a file
+that fails validation is refused whole and the running configuration keeps going
+(:class:`Reloader`).
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import logging
 import signal
 import socket
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 from hypercorn.asyncio import serve
@@ -20,139 +24,162 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from archlag import __version__, logs
-from archlag.app import Readiness, create_app
-from archlag.clients import open_client, tag_source
-from archlag.config import Config, split_listen_address
+from archlag.app import Readiness, create_app, events_app
+from archlag.config import Config, ConfigError, load_config, split_listen_address
+from archlag.events import Dispatcher, event_routes
 from archlag.metrics import Exposition, RequestMetrics, live_families
-from archlag.poller import WatchPoller
-from archlag.registry import RegistryClient
-from archlag.sources import RegistryTagSource
-from archlag.state import RegistryStatus, Snapshot, restore
+from archlag.metrics.events import EventMetrics
+from archlag.sharding import Shard
 from archlag.store import Store
+from archlag.supervisor import Changes, Supervisor
 
 log = logging.getLogger("archlag")
 
 
-def build_pollers(
-    config: Config,
-    store: Store,
-    sources: dict[str, RegistryTagSource],
-    on_change: Callable[[], None] = lambda: None,
-) -> list[WatchPoller]:
-    pollers = []
-    for watch in config.watches:
-        record = store.load(watch.registry, watch.repository)
-        settings = watch.settings
-        state = restore(
-            record,
-            watch.registry,
-            watch.repository,
-            buckets=config.latency_buckets,
-            platforms=settings.platforms,
-            matches=settings.tags.matches,
-            limit=settings.tags.limit,
-            backfill=settings.backfill,
-        )
-        source = sources[watch.registry]
-        pollers.append(WatchPoller(watch, source, store, state, on_change=on_change))
-    return pollers
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    config_path: Path
+    listen: str
+    ready_timeout: float
+    events_listen: str | None = None
+    enable_lifecycle: bool = False  # POST /-/reload
+    shard: Shard = field(default_factory=Shard)
+    listen_from_flag: bool = False  # --web.listen-address given: the config's listen is not used
+    events_listen_from_flag: bool = False
 
 
-def registry_status(client: RegistryClient) -> RegistryStatus:
-    status = client.status()
-    limit = status.rate_limit
-    return RegistryStatus(
-        client.name,
-        ratelimit_limit=limit.limit if limit else None,
-        ratelimit_remaining=limit.remaining if limit else None,
-        ratelimit_window_seconds=limit.window_seconds if limit else None,
-        backoff_until=status.backoff_until,
-        quota_requests=status.quota_requests,
-        limits_hit=dict(status.limits_hit),
-    )
+class ListenError(OSError):
+    """An address archlag was told to serve on cannot be bound; ``address`` says which."""
+
+    def __init__(self, address: str, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.address = address
 
 
-def snapshot_of(pollers: Sequence[WatchPoller], clients: Sequence[RegistryClient] = ()) -> Snapshot:
-    return Snapshot(
-        tuple(
-            p.state.snapshot(
-                p.watch.settings.interval,
-                p.watch.settings.stall_after,
-                manifest_digests=p.watch.settings.platform_tags is None,
-                configured_platforms=p.watch.settings.platforms,
-            )
-            for p in pollers
-        ),
-        tuple(registry_status(c) for c in clients),
-    )
+@dataclass(slots=True)
+class ReloadStatus:
+    successful: bool = True
+    last_success: float = field(default_factory=time.time)
 
 
-async def run(config: Config, store: Store, listen: str, ready_timeout: float) -> None:
+class Reloader:
+    """Re-reads the configuration file; applies it only when it is valid as a whole."""
+
+    def __init__(self, path: Path, supervisor: Supervisor) -> None:
+        self._path = path
+        self._supervisor = supervisor
+        self._lock = anyio.Lock()
+        self.status = ReloadStatus()
+
+    async def reload(self, why: str) -> str | None:
+        """Reload; None on success, else the reason (the running configuration is kept)."""
+        async with self._lock:
+            try:
+                config = await anyio.to_thread.run_sync(load_config, self._path)
+            except ConfigError as exc:
+                self.status.successful = False
+                issues = "; ".join(map(str, exc.issues[:20]))
+                logs.event(log, logging.ERROR, "reload_failed", trigger=why,
+                           file=str(self._path), errors=len(exc.issues), issues=issues)  # fmt: skip
+                return str(exc)
+            changes = self._supervisor.apply(config)
+            self.status.successful, self.status.last_success = True, time.time()
+            _log_reload(why, changes)
+            return None
+
+
+async def run(config: Config, store: Store, options: RunOptions) -> None:
     """Run the exporter until SIGTERM or SIGINT.
 
     Raises:
-        OSError: the listen address cannot be bound.
+        ListenError: a listen address cannot be bound.
     """
     metrics_registry = CollectorRegistry(auto_describe=False)
     request_metrics = RequestMetrics(metrics_registry)
-    async with AsyncExitStack() as stack:
-        clients = {
-            host: open_client(config, host, observer=request_metrics)
-            for host in sorted({w.registry for w in config.watches})
-        }
-        for host in clients:
-            request_metrics.known(host)
-        sources = {
-            host: tag_source(config, client, request_metrics) for host, client in clients.items()
-        }
-        for source in sources.values():
-            stack.push_async_callback(source.aclose)
-        client_list = list(clients.values())
-        pollers: list[WatchPoller] = []
-        exposition = Exposition(
-            lambda: snapshot_of(pollers, client_list),
-            live=lambda: live_families(
-                [registry_status(c) for c in client_list],
-                state_file_ok=store.problem() is None,
-                version=__version__,
-            ),
-            registry=metrics_registry,
-        )
-        pollers += build_pollers(config, store, sources, on_change=exposition.changed)
-        exposition.prime()
-        readiness = Readiness(len(pollers), ready_timeout, problem=store.problem)
-        app = create_app(
-            exposition,
-            lambda: snapshot_of(pollers, client_list),
-            readiness,
-            __version__,
-            config=config,
-        )
-        host, port = split_listen_address(listen)
-        _check_bind(host, port)
-        server_config = ServerConfig()
-        server_config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-        server_config.accesslog = None
-        server_config.errorlog = logging.getLogger("archlag.http")
-        shutdown = anyio.Event()
+    event_metrics = EventMetrics(metrics_registry, [r.name for r in config.receivers])
+    owned = [w for w in config.watches if options.shard.owns(w.registry, w.repository)]
+    readiness = Readiness(len(owned), options.ready_timeout, problem=store.problem)
+    # The exposition and the supervisor call each other; the lambdas look them up when called.
+    exposition = Exposition(
+        lambda: supervisor.snapshot(),  # noqa: PLW0108 - the supervisor is made below
+        live=lambda: live_families(
+            supervisor.snapshot().registries,
+            state_file_ok=store.problem() is None,
+            version=__version__,
+            shard=options.shard,
+            reload_successful=reloader.status.successful,
+            reload_success_time=reloader.status.last_success,
+        ),
+        registry=metrics_registry,
+    )
+    supervisor = Supervisor(
+        config,
+        store,
+        shard=options.shard,
+        request_metrics=request_metrics,
+        event_metrics=event_metrics,
+        on_change=exposition.changed,
+        on_first_poll=readiness.first_poll_done,
+    )
+    reloader = Reloader(options.config_path, supervisor)
+    receivers = event_routes(supervisor.receivers, Dispatcher(supervisor.poller), event_metrics)
+    app = create_app(
+        exposition,
+        supervisor.snapshot,
+        readiness,
+        __version__,
+        config=lambda: supervisor.config,
+        extra_routes=() if options.events_listen else receivers,
+        reload=reloader.reload if options.enable_lifecycle else None,
+    )
+    servers = [(app, _server_config(options.listen))]
+    if options.events_listen:
+        servers.append((events_app(receivers), _server_config(options.events_listen)))
+    shutdown = anyio.Event()
+    try:
         async with anyio.create_task_group() as group:
-            group.start_soon(_watch_signals, shutdown)
+            supervisor.start(group)
+            exposition.prime()
+            group.start_soon(_watch_signals, shutdown, reloader)
             group.start_soon(exposition.run)
-            for poller in pollers:
-                group.start_soon(_poll, poller, readiness)
-            logs.event(
-                log,
-                logging.INFO,
-                "started",
-                listen=listen,
-                watches=len(pollers),
-                version=__version__,
-                state_file=config.state_file,
-            )
-            # The server runs in a task of its own: hypercorn's asyncio TaskGroup may leave a
+            logs.event(log, logging.INFO, "started", listen=options.listen,
+                       events_listen=options.events_listen or options.listen,
+                       watches=len(supervisor.watches()), receivers=len(config.receivers),
+                       shard=options.shard.ordinal, total_shards=options.shard.total,
+                       version=__version__, state_file=config.state_file)  # fmt: skip
+            # Each server runs in a task of its own: hypercorn's asyncio TaskGroup may leave a
             # native cancellation request on the task that ran it, which must not be the host.
-            group.start_soon(_serve, app, server_config, shutdown, group.cancel_scope)
+            for served, server_config in servers:
+                group.start_soon(_serve, served, server_config, shutdown, group.cancel_scope)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await supervisor.aclose()
     logs.event(log, logging.INFO, "stopped")
+
+
+def _log_reload(why: str, changes: Changes) -> None:
+    logs.event(log, logging.INFO, "reloaded", trigger=why, added=len(changes.added),
+               removed=len(changes.removed), changed=len(changes.changed),
+               registries_replaced=len(changes.registries),
+               receivers_changed=changes.receivers)  # fmt: skip
+
+
+def _server_config(listen: str) -> ServerConfig:
+    """Hypercorn's settings for one address, which must be free now.
+
+    Raises:
+        ListenError: the address cannot be bound.
+    """
+    host, port = split_listen_address(listen)
+    try:
+        _check_bind(host, port)
+    except OSError as exc:
+        raise ListenError(listen, exc) from None
+    server_config = ServerConfig()
+    server_config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    server_config.accesslog = None
+    server_config.errorlog = logging.getLogger("archlag.http")
+    return server_config
 
 
 def _check_bind(host: str, port: int) -> None:
@@ -176,21 +203,13 @@ async def _serve(
         scope.cancel()  # the server stopped (signal or error): stop the pollers too
 
 
-async def _poll(poller: WatchPoller, readiness: Readiness) -> None:
-    first = True
-
-    def first_poll_done() -> None:
-        nonlocal first
-        if first:
-            first = False
-            readiness.first_poll_done()
-
-    await poller.run(first_poll_done)
-
-
-async def _watch_signals(shutdown: anyio.Event) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+async def _watch_signals(shutdown: anyio.Event, reloader: Reloader) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for received in signals:
-            logs.event(log, logging.INFO, "shutting_down", signal=signal.Signals(received).name)
+            name = signal.Signals(received).name
+            if received == signal.SIGHUP:
+                await reloader.reload("SIGHUP")
+                continue
+            logs.event(log, logging.INFO, "shutting_down", signal=name)
             shutdown.set()
             return

@@ -119,6 +119,8 @@ class RepositorySnapshot:
     status: WatchStatus = field(default_factory=WatchStatus)
     invalid_tags: int = 0  # names in the latest listing that are not valid tags (ignored)
     suspect_listings: int = 0  # listings that dropped every tag or most of them at once
+    changes: Mapping[str, int] = field(default_factory=dict)  # tags with new content: poll, event
+    last_event: float | None = None  # when a push event for this watch was last accepted
     generation: int = 0  # changes whenever anything in this snapshot may have changed
     # False for watches with platform_tags: a tag's digest then combines several manifests
     manifest_digests: bool = True
@@ -190,6 +192,8 @@ class RepositoryState:
     invalid_tags: int = 0
     suspect_listings: int = 0
     unsaved: set[str] = field(default_factory=set)  # records fixed up at restore, to write
+    changes: Counter[str] = field(default_factory=Counter)  # tags with new content, by cause
+    last_event: float | None = None  # when a push event for this watch was last accepted
     generation: int = 0
     spread: Histogram = field(init=False)
     delays: dict[Platform, Histogram] = field(default_factory=dict)
@@ -247,6 +251,8 @@ class RepositoryState:
             status=self.status,
             invalid_tags=self.invalid_tags,
             suspect_listings=self.suspect_listings,
+            changes=dict(self.changes),
+            last_event=self.last_event,
             generation=self.generation,
             manifest_digests=manifest_digests,
             configured_platforms=configured_platforms,

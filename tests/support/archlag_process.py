@@ -46,8 +46,11 @@ class Scrape:
 class ArchlagProcess:
     """``archlag -c CONFIG --web.listen-address 127.0.0.1:PORT``; stderr goes to a log file."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
+        self.extra_args = extra_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = workdir / "archlag.yml"
@@ -64,6 +67,7 @@ class ArchlagProcess:
             f"127.0.0.1:{self.port}",
             "--log.level",
             "debug",
+            *self.extra_args,
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log)
@@ -78,6 +82,10 @@ class ArchlagProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"archlag did not become healthy:\n{self.log_tail()}")
+
+    def rewrite_config(self, config: dict[str, Any]) -> None:
+        """Write a new configuration file (for a reload)."""
+        self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
 
     def scrape(self) -> Scrape:
         response = httpx.get(f"{self.url}/metrics", timeout=5)

@@ -9,6 +9,7 @@
 Its helpers: :mod:`~archlag.config.yaml_source` (bounded YAML composition),
 :mod:`~archlag.config.nodes` (values out of nodes, issues collected),
 :mod:`~archlag.config.registries` (the ``registries`` section),
+:mod:`~archlag.config.receivers` (the ``receivers`` section: push-event receivers),
 :mod:`~archlag.config.secrets_reader` (secrets from variables and files),
 :mod:`~archlag.config.tag_filter` (RE2 tag filters) and :mod:`~archlag.config.limits`.
 """
@@ -22,6 +23,7 @@ from archlag.config.model import (
     Config,
     ConfigError,
     ConfigIssue,
+    Receiver,
     RegistrySettings,
     SecretRef,
     Watch,
@@ -33,6 +35,6 @@ from archlag.platform_tags import template_problem
 
 __all__ = [
     "DEFAULT_LATENCY_BUCKETS", "DEFAULT_LISTEN", "Config", "ConfigError", "ConfigIssue",
-    "RegistrySettings", "SecretRef", "TagFilter", "Watch", "WatchSettings", "load_config",
-    "parse_config", "split_listen_address", "template_problem",
+    "Receiver", "RegistrySettings", "SecretRef", "TagFilter", "Watch", "WatchSettings",
+    "load_config", "parse_config", "split_listen_address", "template_problem",
 ]  # fmt: skip

@@ -23,3 +23,5 @@ MAX_PATTERNS = 100  # tags.include or tags.exclude
 MAX_PATTERN_LENGTH = 1000  # characters of one pattern; a tag has at most 128
 CONCURRENCY = (1, 64)  # registries.<host>.concurrency
 REQUESTS_PER_MINUTE = (1, 100_000)  # registries.<host>.requests_per_minute
+MAX_RECEIVERS = 64  # receivers: entries
+EVENTS_PER_SECOND = (1, 10_000)  # receivers[].events_per_second

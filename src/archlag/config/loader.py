@@ -27,6 +27,7 @@ from archlag.config.model import (
     split_listen_address,
 )
 from archlag.config.nodes import Node, NodeReader, join
+from archlag.config.receivers import read_receivers
 from archlag.config.registries import read_registries
 from archlag.config.tag_filter import TagFilter, TagPatternError, tag_pattern_problem
 from archlag.config.yaml_source import compose
@@ -36,7 +37,8 @@ from archlag.reference import ImageReferenceError, parse_reference
 
 T = TypeVar("T")
 TOP_LEVEL_KEYS = frozenset({
-    "listen", "state_file", "latency_buckets", "defaults", "registries", "watches",
+    "listen", "state_file", "latency_buckets", "defaults", "registries", "watches", "receivers",
+    "events_listen",
 })  # fmt: skip
 WATCH_KEYS = frozenset({
     "interval", "settled_interval", "platforms", "stall_after", "tags", "platform_tags", "backfill",
@@ -84,13 +86,7 @@ class _Reader(NodeReader):
         top = self.mapping(root, "", set(TOP_LEVEL_KEYS))
         if top is None:
             return None
-        values: dict[str, Any] = {}
-        if "listen" in top and (listen := self.scalar(top["listen"], "listen", str, "a string")):
-            try:
-                split_listen_address(listen)
-                values["listen"] = listen
-            except ValueError as exc:
-                self.error("listen", top["listen"], str(exc))
+        values = self.addresses(top)
         if "state_file" in top:
             state = self.scalar(top["state_file"], "state_file", str, "a path or :memory:")
             if state:
@@ -102,12 +98,26 @@ class _Reader(NodeReader):
             defaults = self.watch_settings(top["defaults"], "defaults", defaults)
         if "registries" in top:
             values["registries"] = read_registries(self, top["registries"], self._environ)
+        if "receivers" in top:
+            values["receivers"] = read_receivers(self, top["receivers"], self._environ)
         watches: tuple[Watch, ...] = ()
         if "watches" in top:
             watches = self.watches(top["watches"], defaults)
         if not watches and "watches" not in top:
             self.error("watches", root, "is required: list the images to watch")
         return Config(defaults=defaults, watches=watches, **values)
+
+    def addresses(self, top: dict[str, Node]) -> dict[str, Any]:
+        """``listen`` and ``events_listen``, each ``host:port``."""
+        values: dict[str, Any] = {}
+        for key in ("listen", "events_listen"):
+            if key in top and (listen := self.scalar(top[key], key, str, "a string")):
+                try:
+                    split_listen_address(listen)
+                    values[key] = listen
+                except ValueError as exc:
+                    self.error(key, top[key], str(exc))
+        return values
 
     def buckets(self, node: Node) -> tuple[float, ...] | None:
         path, high = "latency_buckets", limits.MAX_SETTING_SECONDS

@@ -113,6 +113,22 @@ class RegistrySettings:
     quay_api: bool = False  # quay.io only: tag push times from Quay's API
 
 
+RECEIVER_TYPES = ("distribution", "harbor", "dockerhub", "quay", "github", "generic")
+DEFAULT_EVENTS_PER_SECOND = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """A push-event receiver, served at ``POST /events/<name>`` (see :mod:`archlag.events`)."""
+
+    name: str
+    type: str  # one of RECEIVER_TYPES
+    secret: Secret
+    secret_from: SecretRef | None = None
+    registry: str | None = None  # the registry its events are about; None: from each payload
+    events_per_second: int = DEFAULT_EVENTS_PER_SECOND  # accepted events, more answer 429
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     listen: str = DEFAULT_LISTEN
@@ -121,6 +137,8 @@ class Config:
     defaults: WatchSettings = field(default_factory=WatchSettings)
     registries: dict[str, RegistrySettings] = field(default_factory=dict)
     watches: tuple[Watch, ...] = ()
+    receivers: tuple[Receiver, ...] = ()
+    events_listen: str | None = None  # a separate address for /events; None: the main one
 
     def registry(self, host: str) -> RegistrySettings:
         """Settings for a registry host; anonymous HTTPS when the file names none."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from archlag.metrics.text import Family, Spec, label_set, with_label
 from archlag.registry import LIMITS
+from archlag.sharding import Shard
 from archlag.state import RegistryStatus
 
 LIMIT = Spec(
@@ -47,10 +48,30 @@ STATE_FILE = Spec(
     "replaced under archlag (nothing more is written; restart archlag)",
 )
 BUILD = Spec("archlag_build_info", "gauge", "archlag version; always 1")
+SHARD = Spec("archlag_shard_ordinal", "gauge", "This process's shard (--shard), 0 when not sharded")
+SHARDS = Spec(
+    "archlag_total_shards", "gauge", "The number of shards (--total-shards), 1 by default"
+)
+RELOAD_OK = Spec(
+    "archlag_config_last_reload_successful",
+    "gauge",
+    "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
+)
+RELOAD_AT = Spec(
+    "archlag_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "When the configuration was last loaded successfully (at start, or by a reload)",
+)
 
 
 def live_families(
-    registries: Sequence[RegistryStatus], *, state_file_ok: bool, version: str
+    registries: Sequence[RegistryStatus],
+    *,
+    state_file_ok: bool,
+    version: str,
+    shard: Shard | None = None,
+    reload_successful: bool = True,
+    reload_success_time: float | None = None,
 ) -> list[Family]:
     limit, remaining, window = Family(LIMIT), Family(REMAINING), Family(WINDOW)
     backoff, quota, limits = Family(BACKOFF), Family(QUOTA), Family(LIMITS_HIT)
@@ -70,4 +91,14 @@ def live_families(
     state.gauge("", 1 if state_file_ok else 0)
     build = Family(BUILD)
     build.gauge(label_set(version=version), 1)
-    return [limit, remaining, window, backoff, quota, limits, state, build]
+    ordinal, total = Family(SHARD), Family(SHARDS)
+    ordinal.gauge("", shard.ordinal if shard else 0)
+    total.gauge("", shard.total if shard else 1)
+    reloaded, reloaded_at = Family(RELOAD_OK), Family(RELOAD_AT)
+    reloaded.gauge("", 1 if reload_successful else 0)
+    if reload_success_time is not None:
+        reloaded_at.gauge("", reload_success_time)
+    return [
+        limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
+        reloaded_at,
+    ]  # fmt: skip

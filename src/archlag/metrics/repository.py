@@ -46,8 +46,9 @@ COMPLETE = Spec(
 SOURCE = Spec(
     "archlag_tag_platform_first_seen_source_info",
     "gauge",
-    "Where the first-seen time came from: source=observed (archlag's poll) or "
-    "source=registry (a push time the registry reported, when earlier); always 1",
+    "Where the first-seen time came from: source=observed (archlag's poll), source=registry "
+    "(a push time a registry API reported) or source=event (a push event's time), the latter "
+    "two when earlier and plausible; always 1",
 )
 SPREAD = Spec(
     "archlag_tag_publication_spread_seconds",
@@ -114,10 +115,22 @@ SUSPECT = Spec(
     "unless the next listing agreed",
 )
 
+CHANGES = Spec(
+    "archlag_watch_changes",
+    "counter",
+    "Tags whose content changed, by what made archlag look: detected_by=event (a push event "
+    "named it) or detected_by=poll (the poll found it on its own)",
+)
+LAST_EVENT = Spec(
+    "archlag_watch_last_event_timestamp_seconds",
+    "gauge",
+    "When a push event for this watch was last accepted (absent before the first)",
+)
+
 SPECS = (
     AVAILABLE, PLATFORM_FIRST_SEEN, LAST_ABSENT, TAG_FIRST_SEEN, COMPLETE, SOURCE, SPREAD,
     DELAY, SPREAD_ESTIMATED, DELAY_ESTIMATED, STALL, INTERVAL, REGRESSIONS, LAST_SUCCESS,
-    POLL_ERRORS, UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT,
+    POLL_ERRORS, UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, CHANGES, LAST_EVENT,
 )  # fmt: skip
 
 
@@ -187,6 +200,10 @@ class _Held:
                     self.histogram(DELAY_ESTIMATED, labels, histogram)
         self.counter(POLL_ERRORS, base, repo.poll_errors)
         self.counter(SUSPECT, base, repo.suspect_listings)
+        for cause in ("poll", "event"):
+            self.counter(
+                CHANGES, with_label(base, "detected_by", cause), repo.changes.get(cause, 0)
+            )
         for reason in UNSUPPORTED_REASONS:
             labels = with_label(base, "reason", reason)
             self.counter(UNSUPPORTED, labels, repo.unsupported.get(reason, 0))
@@ -224,3 +241,5 @@ def _watch(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> N
     families[IGNORED.name].add(text.sample(IGNORED.name, base, repo.invalid_tags))
     failing = sum(1 for view in repo.tags if view.error)
     families[FAILING.name].add(text.sample(FAILING.name, base, failing))
+    if repo.last_event is not None:
+        families[LAST_EVENT.name].add(text.sample(LAST_EVENT.name, base, repo.last_event))
