@@ -35,6 +35,7 @@ from tests.support.dashboards import (
     panels,
     readme_metrics,
     recording_rule_names,
+    repository_metrics,
     substitute,
     variable_selectors,
     variables,
@@ -86,16 +87,6 @@ def known_metrics() -> set[str]:
         if kind == "histogram":
             names |= {f"{name}{suffix}" for suffix in ("_bucket", "_sum", "_count")}
     return names
-
-
-def repository_metrics() -> set[str]:
-    """Metrics about watched repositories: one shard has each, both HA replicas do. The
-    recording rules named archlag:... keep those labels (and the instance)."""
-    found = {name for name, (_kind, labels) in readme_metrics().items() if "repository" in labels}
-    found |= {name for name in recording_rule_names() if name.startswith("archlag:")}
-    histograms = {n for n, (kind, _) in readme_metrics().items() if kind == "histogram"}
-    found |= {f"{h}{s}" for h in histograms & found for s in ("_bucket", "_sum", "_count")}
-    return found
 
 
 @pytest.fixture(scope="module")

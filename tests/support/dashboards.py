@@ -212,3 +212,13 @@ def recording_rule_names() -> set[str]:
     return {
         rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule
     }
+
+
+def repository_metrics() -> set[str]:
+    """Metrics about watched repositories: one shard has each, both HA replicas do. The
+    recording rules named archlag:... keep those labels (and the instance)."""
+    found = {name for name, (_kind, labels) in readme_metrics().items() if "repository" in labels}
+    found |= {name for name in recording_rule_names() if name.startswith("archlag:")}
+    histograms = {n for n, (kind, _) in readme_metrics().items() if kind == "histogram"}
+    found |= {f"{h}{s}" for h in histograms & found for s in ("_bucket", "_sum", "_count")}
+    return found
