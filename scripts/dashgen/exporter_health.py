@@ -166,11 +166,16 @@ def _tables() -> list[PanelBuilder]:
             "Processes",
             "Each archlag process (Prometheus instance): whether its last scrape succeeded, "
             "whether it still writes its state file, and which shard of how many it is.",
+            # One row per process: by (job, instance) also drops __name__, which could keep
+            # the merged rows apart.
             [
-                Query(PROCESS("up")),
-                Query(PROCESS("archlag_state_file_ok")),
-                Query(PROCESS("archlag_shard_ordinal")),
-                Query(PROCESS("archlag_total_shards")),
+                Query(f"max by (job, instance) ({PROCESS(metric)})")
+                for metric in (
+                    "up",
+                    "archlag_state_file_ok",
+                    "archlag_shard_ordinal",
+                    "archlag_total_shards",
+                )
             ],
             unit="none",
             show=["instance"],
