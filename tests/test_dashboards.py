@@ -1,12 +1,15 @@
 """Static checks of dashboards/*.json: what Grafana and a user importing them rely on.
 
-No Grafana here: the checks re-implement the dashboard-linter rules that matter (data source
-variable everywhere, titles, descriptions, units, rate intervals), parse every query with
-promtool, and compare the metric names with archlag's public metric set.
+No Grafana here: the checks decode every file with Grafana's own dashboard model (as generated
+into grafana-foundation-sdk), re-implement the dashboard-linter rules that matter (data source
+variable everywhere, job and instance variables, titles, descriptions, units, rate intervals),
+parse every query with promtool, compare the metric names with archlag's public metric set,
+and check that every query serves a sharded or HA deployment without counting twice.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,15 +19,23 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 from tests.support.dashboards import (
     ROOT,
     Query,
+    Selector,
+    instance_reduction,
     load_dashboards,
     metric_names,
+    metric_selectors,
     panel_queries,
     panels,
+    readme_metrics,
     recording_rule_names,
+    repository_metrics,
     substitute,
     variable_selectors,
     variables,
@@ -37,24 +48,8 @@ EXPECTED_FILES = {
     "archlag-exporter-health.json": "archlag-exporter-health",
 }
 
-# archlag's public metrics (the exporter issue fixes these names).
-GAUGES = {
-    "archlag_tag_platform_available",
-    "archlag_tag_platform_first_seen_timestamp_seconds",
-    "archlag_tag_first_seen_timestamp_seconds",
-    "archlag_tag_complete",
-    "archlag_watch_stall_threshold_seconds",
-    "archlag_registry_up",
-    "archlag_repository_last_poll_success_timestamp_seconds",
-    "archlag_watch_poll_interval_seconds",
-    "archlag_build_info",
-}
-COUNTERS = {"archlag_platform_regressions_total", "archlag_registry_requests_total"}
-HISTOGRAMS = {
-    "archlag_tag_publication_spread_seconds",
-    "archlag_platform_publication_delay_seconds",
-    "archlag_registry_request_duration_seconds",
-}
+# archlag's public metrics are the README's table (tests/test_docs.py holds it to the
+# exposition).
 # Series Prometheus writes itself: the scrape's up and duration, and the rules' alert state.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "ALERTS"}
 # Gauges that are 1 or 0: shown as-is they need a value mapping.
@@ -62,7 +57,13 @@ BINARY_GAUGES = {
     "archlag_tag_platform_available",
     "archlag_tag_complete",
     "archlag_registry_up",
+    "archlag_state_file_ok",
     "up",
+}
+# Queries that read the whole job whatever the instance selection, and why.
+WHOLE_JOB = {
+    ("archlag-exporter-health.json", "Missing shards"): "a shard left out is still missing",
+    ("archlag-exporter-health.json", "Shard totals"): "every shard must agree on the total",
 }
 
 STATIC_VALUES = {
@@ -70,6 +71,7 @@ STATIC_VALUES = {
     "__range": "1h",
     "__interval": "1m",
     "job": ".*",
+    "instance": ".*",
     "registry": ".*",
     "repository": ".*",
     "tag": ".*",
@@ -77,10 +79,12 @@ STATIC_VALUES = {
 
 
 def known_metrics() -> set[str]:
-    histogram_series = {
-        f"{h}{suffix}" for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")
-    }
-    return GAUGES | COUNTERS | histogram_series | PROMETHEUS_SERIES | recording_rule_names()
+    names = set(PROMETHEUS_SERIES | recording_rule_names())
+    for name, (kind, _labels) in readme_metrics().items():
+        names.add(name)
+        if kind == "histogram":
+            names |= {f"{name}{suffix}" for suffix in ("_bucket", "_sum", "_count")}
+    return names
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +122,23 @@ def test_committed_json_is_what_the_generator_writes() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_every_field_is_one_grafanas_dashboard_model_knows() -> None:
+    # grafana-foundation-sdk's models are generated from Grafana's dashboard schema (no
+    # package ships that schema as JSON Schema, see docs/dashboards.md). Decoding drops any
+    # field the model does not know and encoding adds any default the file lacks, so a file
+    # that survives the round trip unchanged has only fields Grafana's schema defines.
+    register_default_plugins()
+    for path in sorted((ROOT / "dashboards").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        again = json.loads(JSONEncoder().encode(DashboardModel.from_json(data)))
+        assert again == data, f"{path.name} has fields Grafana's dashboard model does not know"
+
+
 def test_files_uids_and_top_level_fields(dashboards: dict[str, dict[str, Any]]) -> None:
     assert {name: d["uid"] for name, d in dashboards.items()} == EXPECTED_FILES
     for name, dashboard in dashboards.items():
-        assert dashboard["id"] is None, name
+        # No instance-local id: absent and null both let Grafana assign its own.
+        assert dashboard.get("id") is None, name
         assert dashboard["title"].startswith("archlag "), name
         assert dashboard["description"], name
         assert 36 <= dashboard["schemaVersion"] <= 41, name
@@ -154,13 +171,27 @@ def test_one_datasource_variable_and_label_values_variables(
         assert len(sources) == 1, name
         assert sources[0]["name"] == "datasource", name
         assert sources[0]["query"] == "prometheus", name
-        names = {v["name"] for v in declared}
-        assert {"job", "registry"} <= names, name
+        names = [v["name"] for v in declared]
+        assert names[:3] == ["datasource", "job", "instance"], name
+        assert "registry" in names, name
         for variable in declared:
             if variable["type"] == "query":
                 assert variable["datasource"] == DATASOURCE, f"{name}: {variable['name']}"
-                assert variable["definition"].startswith("label_values("), variable["name"]
+                assert variable["query"].startswith("label_values("), variable["name"]
                 assert variable["refresh"] == 2, f"{name}: {variable['name']} must follow time"
+
+
+def test_job_and_instance_variables_select_every_process_by_default(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    # A sharded or HA deployment is several instances of one job: All must cover them all.
+    for name, dashboard in dashboards.items():
+        for variable in variables(dashboard)[1:3]:
+            where = f"{name}: {variable['name']}"
+            assert variable["multi"], where
+            assert variable["includeAll"], where
+            assert variable["allValue"] == ".*", where
+            assert variable["current"]["value"] == ["$__all"], where
 
 
 def test_every_panel_and_target_uses_the_datasource_variable(
@@ -207,7 +238,11 @@ def test_binary_gauges_have_value_mappings(dashboards: dict[str, dict[str, Any]]
     for name, dashboard in dashboards.items():
         for panel in panels(dashboard):
             for target in panel["targets"]:
-                bare = re.fullmatch(r"(\w+)\{[^}]*\}", target["expr"])
+                # The gauge itself, or one series of it per identity (max or min across
+                # instances), is still 1 or 0.
+                bare = re.fullmatch(
+                    r"(?:(?:max|min) by \([^)]*\) \()?(\w+)\{[^}]*\}\)?", target["expr"]
+                )
                 if bare and bare.group(1) in BINARY_GAUGES:
                     mappings = [m for s in field_settings(panel) for m in s.get("mappings", [])]
                     texts = {key for m in mappings if m["type"] == "value" for key in m["options"]}
@@ -221,7 +256,10 @@ def test_timestamps_are_shown_as_dates_or_ages(dashboards: dict[str, dict[str, A
                 # A timestamp used only to filter (`and on (...) x_timestamp_seconds{...}`)
                 # is never displayed.
                 expr = re.sub(
-                    r"(and|unless) on \([^)]*\) \w+_timestamp_seconds\{[^}]*\}", "", target["expr"]
+                    r"(and|unless) on \([^)]*\) (max by \([^)]*\) \()?\w+_timestamp_seconds"
+                    r"\{[^}]*\}\)?",
+                    "",
+                    target["expr"],
                 )
                 if "_timestamp_seconds" not in expr:
                     continue
@@ -267,6 +305,62 @@ def test_metric_name_tokenizer() -> None:
         " / on (job) group_left () b_total > bool 1e3 and c:rule:p90 or vector(0)"
     )
     assert metric_names(expr) == {"a_bucket", "b_total", "c:rule:p90"}
+    assert metric_selectors(expr)[0] == Selector("a_bucket", 56, '{x=~"b.c"}')
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ('count(max by (job, tag) (x{a="("}) == 0)', None),
+        ("histogram_quantile(0.9, max by (job, le) (increase(x[1m])))", None),
+        ("max by (job, tag) (max by (job, instance, tag) (x) - on (job, instance) y)", None),
+        ("max(x) by (job)", None),
+        # without (instance) keeps labels that differ per replica (a pod label, say).
+        ("max without (instance) (x)", "x is first aggregated across instances by max"),
+        ("sum by (job) (x)", "x is first aggregated across instances by sum"),
+        ("count(max by (job, instance) (x))", "x is first aggregated across instances by count"),
+        # max of everything is one series for all repositories, not one per identity.
+        ("max(x)", "x is first aggregated across instances by max"),
+        ("x * 1000", "x is never reduced across instances"),
+    ],
+)
+def test_instance_reduction_rule(expr: str, problem: str | None) -> None:
+    selector = next(s for s in metric_selectors(expr) if s.name == "x")
+    assert instance_reduction(expr, selector) == problem
+
+
+def test_repository_metrics_are_reduced_across_instances_with_max_first(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    # Each repository is on one shard, and on both of two HA replicas: max by its identity
+    # labels is the union of the shards and keeps one of the replicas, so no count or sum
+    # of a panel counts a repository, tag or platform twice.
+    identity = repository_metrics()
+    problems = []
+    for name, dashboard in dashboards.items():
+        for query in panel_queries(name, dashboard):
+            for selector in metric_selectors(query.expr):
+                if selector.name in identity:
+                    problem = instance_reduction(query.expr, selector)
+                    if problem:
+                        problems.append(f"{query.where}: {problem}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_archlag_selector_follows_the_job_and_instance_variables(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    process_series = {"up", "scrape_duration_seconds"}
+    for name, dashboard in dashboards.items():
+        for query in panel_queries(name, dashboard):
+            for selector in metric_selectors(query.expr):
+                if not (selector.name.startswith("archlag") or selector.name in process_series):
+                    continue
+                assert 'job=~"$job"' in selector.matchers, f"{query.where}: {selector.name}"
+                if (name, query.panel) in WHOLE_JOB:
+                    assert "instance" not in selector.matchers, query.where
+                else:
+                    assert 'instance=~"$instance"' in selector.matchers, query.where
 
 
 def test_every_query_parses(queries: list[Query], tmp_path: Path) -> None:

@@ -184,6 +184,7 @@ def test_missing_arm64_alerts_then_resolves_and_every_panel_answers(
                 "__range": "1h",
                 "__interval": "15s",
                 "job": JOB,
+                "instance": archlag_address,
                 # Raw values: their dots match themselves too, and PromQL strings would
                 # need doubled backslashes for escaped ones.
                 "registry": registry.host,

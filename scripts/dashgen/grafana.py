@@ -1,452 +1,153 @@
-"""Builders for classic Grafana dashboard JSON (plain dicts), shared by archlag's dashboards.
+"""archlag's conventions on top of grafana-foundation-sdk, Grafana's typed dashboard builders.
 
-Every panel and target points at the ``datasource`` template variable, never at a concrete data
-source, so the files work both when imported in the UI and when provisioned from disk. Panels are
-laid out left to right on Grafana's 24-column grid by :class:`Layout`.
+The SDK (generated from Grafana's own schemas) owns the JSON shape: field names, enums, panel
+options, ``schemaVersion``. This module holds what every archlag panel shares: every target
+points at the ``datasource`` template variable (so the files work imported in the UI and
+provisioned from disk), value mappings, thresholds and column overrides, and :class:`Layout`,
+which places panels left to right on Grafana's 24-column grid (the SDK's own placement lets a
+panel run past the right edge). :mod:`dashgen.panels` builds the panels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-Json = dict[str, Any]
+from grafana_foundation_sdk.builders import bargauge as sdk_bargauge
+from grafana_foundation_sdk.builders import dashboard as sdk
+from grafana_foundation_sdk.builders import heatmap as sdk_heatmap
+from grafana_foundation_sdk.builders import prometheus as sdk_prometheus
+from grafana_foundation_sdk.builders import stat as sdk_stat
+from grafana_foundation_sdk.builders import statetimeline as sdk_statetimeline
+from grafana_foundation_sdk.builders import statushistory as sdk_statushistory
+from grafana_foundation_sdk.builders import table as sdk_table
+from grafana_foundation_sdk.builders import timeseries as sdk_timeseries
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import prometheus
 
-SCHEMA_VERSION = 39  # Grafana 10.x; newer Grafana migrates it on load
 GRID_WIDTH = 24
-DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
-ALL = {"selected": True, "text": ["All"], "value": ["$__all"]}
-
-GREEN, ORANGE, RED = "green", "orange", "red"
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
 
 
-def binary_mapping(one: str, zero: str, *, zero_color: str = RED) -> list[Json]:
-    """A value mapping that names 1 and 0 and colours them."""
+def value_mapping(**texts: tuple[str, str]) -> list[model.ValueMapping]:
+    """``value_mapping(ok=("ok", GREEN))``: each raw value's display text and colour."""
     return [
-        {
-            "type": "value",
-            "options": {
-                "0": {"text": zero, "color": zero_color, "index": 0},
-                "1": {"text": one, "color": GREEN, "index": 1},
-            },
-        }
+        model.ValueMap(
+            options={
+                value: model.ValueMappingResult(text=text, color=color, index=index)
+                for index, (value, (text, color)) in enumerate(texts.items())
+            }
+        )
     ]
 
 
-def steps(*pairs: tuple[float | None, str]) -> Json:
-    """Absolute thresholds: ``steps((None, "green"), (1, "orange"))``."""
-    return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in pairs]}
+def binary_mapping(one: str, zero: str, *, zero_color: str = RED) -> list[model.ValueMapping]:
+    """A value mapping that names 1 and 0 and colours them."""
+    return value_mapping(**{"0": (zero, zero_color), "1": (one, GREEN)})
 
 
-def datasource_variable() -> Json:
-    return {
-        "name": "datasource",
-        "label": "Data source",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {},
-        "hide": 0,
-        "includeAll": False,
-        "multi": False,
-        "options": [],
-        "refresh": 1,
-        "regex": "",
-    }
+def steps(*pairs: tuple[float | None, str]) -> sdk.ThresholdsConfig:
+    """Absolute thresholds: ``steps((None, GREEN), (1, ORANGE))``."""
+    return (
+        sdk.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value=v, color=c) for v, c in pairs])
+    )
 
 
-def query_variable(
-    name: str, label: str, metric: str, label_name: str, *, multi: bool = True
-) -> Json:
-    """A ``label_values(metric, label)`` variable; multi-select ones default to All (``.*``)."""
-    query = f"label_values({metric}, {label_name})"
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-variable"},
-        "definition": query,
-        "current": ALL if multi else {},
-        "hide": 0,
-        "includeAll": multi,
-        "allValue": ".*" if multi else None,
-        "multi": multi,
-        "options": [],
-        "refresh": 2,  # on time-range change, so new tags show up
-        "regex": "",
-        "sort": 1,
-    }
+def by_thresholds() -> sdk.FieldColor:
+    return sdk.FieldColor().mode(model.FieldColorModeId.THRESHOLDS)
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """One PromQL query of a panel. ``instant`` queries feed tables, stats and bar gauges."""
+class Query:
+    """One PromQL query of a panel."""
 
     expr: str
     legend: str = ""
-    instant: bool = False
-    format: str = "time_series"
 
-    def to_json(self, ref_id: str) -> Json:
-        return {
-            "datasource": DATASOURCE,
-            "refId": ref_id,
-            "expr": self.expr,
-            "legendFormat": self.legend,
-            "instant": self.instant,
-            "range": not self.instant,
-            "format": self.format,
-            "editorMode": "code",
-        }
+    def target(
+        self,
+        ref_id: str,
+        *,
+        instant: bool = False,
+        format_val: prometheus.PromQueryFormat = prometheus.PromQueryFormat.TIME_SERIES,
+    ) -> sdk_prometheus.Dataquery:
+        target = (
+            sdk_prometheus.Dataquery()
+            .datasource(DATASOURCE)
+            .ref_id(ref_id)
+            .expr(self.expr)
+            .legend_format(self.legend)
+            .format(format_val)
+            .editor_mode(prometheus.QueryEditorMode.CODE)
+        )
+        return target.instant() if instant else target.range()
 
 
-@dataclass(frozen=True, slots=True)
-class Panel:
-    """A panel before layout: ``defaults`` is its field config, ``options`` its panel options."""
+def ref_id(index: int) -> str:
+    return chr(ord("A") + index)
 
-    type: str
-    title: str
-    description: str
-    targets: Sequence[Target]
-    width: int
-    height: int
-    unit: str = "none"
-    defaults: Json = field(default_factory=dict)
-    overrides: Sequence[Json] = ()
-    options: Json = field(default_factory=dict)
-    transformations: Sequence[Json] = ()
-    interval: str | None = None  # minimum query step, for sparse events
 
-    def to_json(self, panel_id: int, x: int, y: int) -> Json:
-        panel: Json = {
-            "id": panel_id,
-            "type": self.type,
-            "title": self.title,
-            "description": self.description,
-            "datasource": DATASOURCE,
-            "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
-            "targets": [t.to_json(chr(ord("A") + i)) for i, t in enumerate(self.targets)],
-            "fieldConfig": {
-                "defaults": {"unit": self.unit, **self.defaults},
-                "overrides": list(self.overrides),
-            },
-            "options": self.options,
-        }
-        if self.transformations:
-            panel["transformations"] = list(self.transformations)
-        if self.interval:
-            panel["interval"] = self.interval
-        return panel
+def override(column: str, **properties: object) -> sdk.DashboardFieldConfigSourceOverrides:
+    """Field settings for one column, e.g. ``override("age", unit="s")``."""
+    return (
+        sdk.DashboardFieldConfigSourceOverrides()
+        .matcher(model.MatcherConfig(id_val="byName", options=column))
+        .properties(
+            [
+                model.DynamicConfigValue(id_val=key.replace("__", "."), value=value)
+                for key, value in properties.items()
+            ]
+        )
+    )
+
+
+def unit_override(column: str, unit: str) -> sdk.DashboardFieldConfigSourceOverrides:
+    return override(column, unit=unit)
+
+
+def mapped_column(
+    column: str, mappings: list[model.ValueMapping], *, thresholds: sdk.ThresholdsConfig
+) -> sdk.DashboardFieldConfigSourceOverrides:
+    """A table column shown as coloured text through its value mapping."""
+    return override(
+        column,
+        unit="none",
+        mappings=mappings,
+        custom__cellOptions={"type": "color-text"},
+        thresholds=thresholds.build(),
+        color={"mode": "thresholds"},
+    )
+
+
+PanelBuilder = (
+    sdk_bargauge.Panel
+    | sdk_heatmap.Panel
+    | sdk_stat.Panel
+    | sdk_statetimeline.Panel
+    | sdk_statushistory.Panel
+    | sdk_table.Panel
+    | sdk_timeseries.Panel
+)
 
 
 class Layout:
-    """Places panels left to right, wrapping to a new row when the 24 columns are used up."""
+    """Numbers panels and places them left to right, wrapping to a new row when the 24
+    columns are used up."""
 
     def __init__(self) -> None:
-        self._panels: list[Json] = []
+        self.panels: list[PanelBuilder] = []
         self._x = 0
         self._y = 0
         self._row_height = 0
 
-    def add(self, *panels: Panel) -> None:
+    def add(self, *panels: PanelBuilder) -> None:
         for panel in panels:
-            if self._x + panel.width > GRID_WIDTH:
+            size = panel.build().grid_pos or model.GridPos()
+            if self._x + size.w > GRID_WIDTH:
                 self._x, self._y, self._row_height = 0, self._y + self._row_height, 0
-            self._panels.append(panel.to_json(len(self._panels) + 1, self._x, self._y))
-            self._x += panel.width
-            self._row_height = max(self._row_height, panel.height)
-
-    @property
-    def panels(self) -> list[Json]:
-        return list(self._panels)
-
-
-def dashboard(
-    *,
-    uid: str,
-    title: str,
-    description: str,
-    variables: Iterable[Json],
-    layout: Layout,
-    time_from: str = "now-24h",
-) -> Json:
-    return {
-        "id": None,
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["archlag"],
-        "editable": True,
-        "graphTooltip": 1,
-        "timezone": "",
-        "time": {"from": time_from, "to": "now"},
-        "timepicker": {},
-        "refresh": "1m",
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "annotations": {"list": []},
-        "links": [
-            {
-                "title": "archlag dashboards",
-                "type": "dashboards",
-                "tags": ["archlag"],
-                "asDropdown": True,
-                "includeVars": True,
-                "keepTime": True,
-            }
-        ],
-        "templating": {"list": [datasource_variable(), *variables]},
-        "panels": layout.panels,
-    }
-
-
-# Panel helpers. Each sets the options that matter for archlag and leaves the rest to Grafana.
-
-
-def stat(
-    title: str,
-    description: str,
-    target: Target,
-    *,
-    width: int = 6,
-    unit: str = "none",
-    mappings: list[Json] | None = None,
-    thresholds: Json | None = None,
-    text_mode: str = "value",
-) -> Panel:
-    return Panel(
-        "stat",
-        title,
-        description,
-        [target],
-        width,
-        4,
-        unit,
-        defaults={
-            "mappings": mappings or [],
-            "color": {"mode": "thresholds"},
-            "thresholds": thresholds or steps((None, GREEN)),
-        },
-        options={
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background" if mappings else "value",
-            "graphMode": "none",
-            "textMode": text_mode,
-            "justifyMode": "auto",
-            "orientation": "auto",
-        },
-    )
-
-
-def timeseries(
-    title: str,
-    description: str,
-    targets: Sequence[Target],
-    *,
-    unit: str,
-    width: int = 12,
-    height: int = 8,
-    bars: bool = False,
-    interval: str | None = None,
-) -> Panel:
-    custom: Json = {"drawStyle": "bars", "fillOpacity": 80} if bars else {"fillOpacity": 10}
-    return Panel(
-        "timeseries",
-        title,
-        description,
-        targets,
-        width,
-        height,
-        unit,
-        defaults={"custom": {"showPoints": "never", **custom}},
-        options={
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-        interval=interval,
-    )
-
-
-def table(
-    title: str,
-    description: str,
-    targets: Sequence[Target],
-    *,
-    unit: str,
-    hide: Iterable[str] = (),
-    rename: dict[str, str] | None = None,
-    overrides: Sequence[Json] = (),
-    sort_by: str | None = None,
-    mappings: list[Json] | None = None,
-    matrix: tuple[str, str] | None = None,
-    width: int = 12,
-    height: int = 8,
-) -> Panel:
-    """An instant-query table. Several targets are merged into one row per label set;
-    ``matrix=(row, column)`` pivots a single target into a row x column grid of values."""
-    transformations: list[Json] = []
-    if len(targets) > 1:
-        transformations.append({"id": "merge", "options": {}})
-    if matrix:
-        row, column = matrix
-        transformations.append(
-            {
-                "id": "groupingToMatrix",
-                "options": {"rowField": row, "columnField": column, "valueField": "Value"},
-            }
-        )
-    else:
-        excluded = dict.fromkeys(("Time", "__name__", "job", "instance", *hide), True)
-        transformations.append(
-            {
-                "id": "organize",
-                "options": {"excludeByName": excluded, "renameByName": rename or {}},
-            }
-        )
-    field_defaults: Json = {"custom": {"align": "auto"}}
-    if mappings:
-        field_defaults = {
-            "custom": {"align": "center", "cellOptions": {"type": "color-background"}},
-            "mappings": mappings,
-            "color": {"mode": "thresholds"},
-            "thresholds": steps((None, RED), (1, GREEN)),
-        }
-    overrides = list(overrides)
-    if matrix and mappings:
-        # The row-label column holds names, not states: keep it uncoloured.
-        overrides.append(
-            {
-                "matcher": {"id": "byName", "options": f"{matrix[0]}\\{matrix[1]}"},
-                "properties": [{"id": "custom.cellOptions", "value": {"type": "auto"}}],
-            }
-        )
-    options: Json = {"showHeader": True, "cellHeight": "sm"}
-    if sort_by:
-        options["sortBy"] = [{"displayName": sort_by, "desc": True}]
-    instant = [Target(t.expr, t.legend, instant=True, format="table") for t in targets]
-    return Panel(
-        "table",
-        title,
-        description,
-        instant,
-        width,
-        height,
-        unit,
-        defaults=field_defaults,
-        overrides=overrides,
-        options=options,
-        transformations=transformations,
-    )
-
-
-def unit_override(column: str, unit: str) -> Json:
-    return {
-        "matcher": {"id": "byName", "options": column},
-        "properties": [{"id": "unit", "value": unit}],
-    }
-
-
-def heatmap(
-    title: str, description: str, target: Target, *, width: int = 12, interval: str = "1h"
-) -> Panel:
-    """A heatmap over an already bucketed histogram (``increase`` of ``_bucket`` by ``le``)."""
-    bucketed = Target(target.expr, "{{le}}", format="heatmap")
-    return Panel(
-        "heatmap",
-        title,
-        description,
-        [bucketed],
-        width,
-        8,
-        "s",
-        options={
-            "calculate": False,
-            "yAxis": {"unit": "s", "axisPlacement": "left"},
-            "rowsFrame": {"layout": "le"},
-            "cellGap": 1,
-            "color": {"mode": "scheme", "scheme": "Oranges", "exponent": 0.5, "steps": 64},
-            "filterValues": {"le": 1e-9},
-            "tooltip": {"show": True, "yHistogram": False},
-            "legend": {"show": True},
-        },
-        interval=interval,
-    )
-
-
-def state_panel(
-    kind: str,
-    title: str,
-    description: str,
-    target: Target,
-    mappings: list[Json],
-    *,
-    width: int = 12,
-    height: int = 8,
-) -> Panel:
-    """``state-timeline`` or ``status-history`` of a 1/0 gauge, coloured by its mapping."""
-    options: Json = {
-        "showValue": "never",
-        "rowHeight": 0.9,
-        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
-        "tooltip": {"mode": "single", "sort": "none"},
-    }
-    if kind == "state-timeline":
-        options["mergeValues"] = True
-    else:
-        options["colWidth"] = 0.9
-    return Panel(
-        kind,
-        title,
-        description,
-        [target],
-        width,
-        height,
-        "none",
-        defaults={
-            "mappings": mappings,
-            "color": {"mode": "thresholds"},
-            "thresholds": steps((None, RED), (1, GREEN)),
-        },
-        options=options,
-    )
-
-
-def bargauge(
-    title: str, description: str, targets: Sequence[Target], *, unit: str, width: int = 12
-) -> Panel:
-    instant = [Target(t.expr, t.legend, instant=True) for t in targets]
-    return Panel(
-        "bargauge",
-        title,
-        description,
-        instant,
-        width,
-        8,
-        unit,
-        defaults={"min": 0, "color": {"mode": "continuous-GrYlRd"}},
-        options={
-            "displayMode": "gradient",
-            "orientation": "horizontal",
-            "showUnfilled": True,
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        },
-    )
-
-
-def repository_variables(*, multi: bool = True) -> list[Json]:
-    """``job``, ``registry`` and ``repository`` variables, each narrowed by the one before."""
-    watches = "archlag_watch_poll_interval_seconds"
-    return [
-        query_variable("job", "Job", "archlag_build_info", "job"),
-        query_variable(
-            "registry", "Registry", f'{watches}{{job=~"$job"}}', "registry", multi=multi
-        ),
-        query_variable(
-            "repository",
-            "Repository",
-            f'{watches}{{job=~"$job", registry=~"$registry"}}',
-            "repository",
-            multi=multi,
-        ),
-    ]
+            position = model.GridPos(h=size.h, w=size.w, x=self._x, y=self._y)
+            self.panels.append(panel.id(len(self.panels) + 1).grid_pos(position))
+            self._x += size.w
+            self._row_height = max(self._row_height, size.h)

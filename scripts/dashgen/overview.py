@@ -2,50 +2,64 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import dashboard as sdk
+
+from dashgen.dashboard import dashboard, repository_variables
 from dashgen.grafana import (
     GREEN,
     ORANGE,
     RED,
-    Json,
     Layout,
-    Target,
-    dashboard,
-    heatmap,
-    repository_variables,
-    stat,
+    PanelBuilder,
+    Query,
     steps,
-    table,
-    timeseries,
     unit_override,
 )
+from dashgen.panels import heatmap, stat, table, timeseries
+from dashgen.promql import PLATFORM_KEYS, REPO_KEYS, TAG_KEYS, Selectors, dedup, on
 
-REPO = 'job=~"$job", registry=~"$registry", repository=~"$repository"'
-TAG_KEYS = "job, instance, registry, repository, tag"
-PLATFORM_KEYS = f"{TAG_KEYS}, platform"
-SPREAD_RULE = "job_registry_repository:archlag_tag_publication_spread_seconds"
-COMPLETIONS_RULE = f"{SPREAD_RULE}_count:increase1d"
-
-REGRESSED = (
-    f"archlag_tag_platform_available{{{REPO}}} == 0"
-    f" and on ({PLATFORM_KEYS}) archlag_tag_platform_first_seen_timestamp_seconds{{{REPO}}}"
+REPO = Selectors("job", "instance", "registry", "repository")
+SPREAD = "archlag_tag_publication_spread_seconds"
+MISSING = dedup(REPO("archlag:tag_platform_missing_seconds"), PLATFORM_KEYS)
+AVAILABLE = dedup(REPO("archlag_tag_platform_available"), PLATFORM_KEYS)
+PLATFORM_FIRST_SEEN = dedup(
+    REPO("archlag_tag_platform_first_seen_timestamp_seconds"), PLATFORM_KEYS
 )
+COMPLETE = dedup(REPO("archlag_tag_complete"), TAG_KEYS)
+
+REGRESSED = f"{AVAILABLE} == 0 and {on(PLATFORM_KEYS)} {PLATFORM_FIRST_SEEN}"
 STALLED = (
-    f"archlag:tag_platform_missing_seconds{{{REPO}}}"
-    " > on (job, instance, registry, repository) group_left ()"
-    f" archlag_watch_stall_threshold_seconds{{{REPO}}}"
+    f"{MISSING} > {on(REPO_KEYS)} group_left ()"
+    f" {dedup(REPO('archlag_watch_stall_threshold_seconds'), REPO_KEYS)}"
 )
-COMPLETE_TAG = f"on ({TAG_KEYS}) (archlag_tag_complete{{{REPO}}} == 1)"
+# Publications completed per repository over the dashboard's time range.
+COMPLETIONS = dedup(f"increase({REPO(f'{SPREAD}_count')}[$__range])", REPO_KEYS)
+# The last platform's first-seen minus the tag's, within each process, then one per tag.
+LAST_PLATFORM_AFTER = dedup(
+    f"max by (job, instance, registry, repository, tag) "
+    f"({REPO('archlag_tag_platform_first_seen_timestamp_seconds')})"
+    f" - on (job, instance, registry, repository, tag)"
+    f" {REPO('archlag_tag_first_seen_timestamp_seconds')}",
+    TAG_KEYS,
+)
+# Alerts of several replicas (or rules evaluated per instance) count once.
+ALERT_KEYS = ("alertname", "alertstate", "severity", *PLATFORM_KEYS, "status")
+FIRING = dedup('ALERTS{alertname=~"Archlag.*", alertstate="firing"}', ALERT_KEYS)
 
 WARN_FROM_ONE = steps((None, GREEN), (1, ORANGE))
 
 
-def build() -> Json:
-    layout = Layout()
-    layout.add(
+def _spread_quantile(q: float) -> str:
+    buckets = dedup(f"increase({REPO(f'{SPREAD}_bucket')}[$__range])", (*REPO_KEYS, "le"))
+    return f"histogram_quantile({q}, {buckets}) >= 0"
+
+
+def _top_row() -> list[PanelBuilder]:
+    return [
         stat(
             "Incomplete tags",
             "Tags whose current publication lacks at least one expected platform.",
-            Target(f"count(archlag_tag_complete{{{REPO}}} == 0) or vector(0)"),
+            Query(f"count({COMPLETE} == 0) or vector(0)"),
             width=4,
             thresholds=WARN_FROM_ONE,
         ),
@@ -53,7 +67,7 @@ def build() -> Json:
             "Missing platforms",
             "Expected platforms not yet seen in their tag's current publication, whether or "
             "not the watch's stall_after has passed.",
-            Target(f"count(archlag:tag_platform_missing_seconds{{{REPO}}}) or vector(0)"),
+            Query(f"count({MISSING}) or vector(0)"),
             width=4,
             thresholds=WARN_FROM_ONE,
         ),
@@ -61,43 +75,48 @@ def build() -> Json:
             "Stalled platforms",
             "Missing platforms whose tag appeared longer ago than the watch's stall_after: "
             "what ArchlagPlatformMissing alerts on.",
-            Target(f"count({STALLED}) or vector(0)"),
+            Query(f"count({STALLED}) or vector(0)"),
             width=4,
             thresholds=steps((None, GREEN), (1, RED)),
         ),
         stat(
             "Regressed platforms",
             "Platforms that were seen in their tag's current publication and then vanished.",
-            Target(f"count({REGRESSED}) or vector(0)"),
+            Query(f"count({REGRESSED}) or vector(0)"),
             width=4,
             thresholds=steps((None, GREEN), (1, RED)),
         ),
         stat(
-            "Completed publications (24h)",
+            "Completed publications",
             "Publications that archlag saw begin and that got all expected platforms in the "
-            "last 24 hours.",
-            Target(f"round(sum({COMPLETIONS_RULE}{{{REPO}}})) or vector(0)"),
+            "dashboard's time range.",
+            Query(f"round(sum({COMPLETIONS})) or vector(0)"),
             width=4,
         ),
         stat(
             "Firing archlag alerts",
-            "archlag alerts currently firing in this Prometheus (its ALERTS series); see the "
-            "alerts table below.",
-            Target('count(ALERTS{alertname=~"Archlag.*", alertstate="firing"}) or vector(0)'),
+            "archlag alerts currently firing in this Prometheus (its ALERTS series), each "
+            "counted once however many archlag replicas report it; see the alerts table below.",
+            Query(f"count({FIRING}) or vector(0)"),
             width=4,
             thresholds=WARN_FROM_ONE,
         ),
-    )
+    ]
+
+
+def build() -> sdk.Dashboard:
+    layout = Layout()
+    layout.add(*_top_row())
     layout.add(
         table(
-            "Repositories ranked by spread (24h)",
+            "Repositories ranked by spread",
             "Median and 90th percentile of the time from a publication's first platform to its "
-            "last expected platform, over the publications completed in the last 24 hours. "
-            "Repositories without completions in that window are not listed.",
+            "last expected platform, over the publications completed in the dashboard's time "
+            "range. Repositories without completions in that range are not listed.",
             [
-                Target(f"{SPREAD_RULE}:p50_1d{{{REPO}}} >= 0"),
-                Target(f"{SPREAD_RULE}:p90_1d{{{REPO}}} >= 0"),
-                Target(f"round({COMPLETIONS_RULE}{{{REPO}}})"),
+                Query(_spread_quantile(0.5)),
+                Query(_spread_quantile(0.9)),
+                Query(f"round({COMPLETIONS}) > 0"),
             ],
             unit="s",
             rename={
@@ -112,9 +131,12 @@ def build() -> Json:
             "Publication spread over time",
             "How many publications completed with which spread (first to last expected "
             "platform), per hour, across the selected repositories.",
-            Target(
-                "sum by (le) (increase("
-                f"archlag_tag_publication_spread_seconds_bucket{{{REPO}}}[$__rate_interval]))"
+            Query(
+                "sum by (le) ("
+                + dedup(
+                    f"increase({REPO(f'{SPREAD}_bucket')}[$__rate_interval])", (*REPO_KEYS, "le")
+                )
+                + ")"
             ),
         ),
     )
@@ -123,7 +145,7 @@ def build() -> Json:
             "Incomplete tags: missing platforms",
             "Each expected platform not yet seen in its tag's current publication, with the "
             "time since the tag's first platform appeared.",
-            [Target(f"archlag:tag_platform_missing_seconds{{{REPO}}}")],
+            [Query(MISSING)],
             unit="s",
             rename={"Value": "missing for"},
             sort_by="missing for",
@@ -132,25 +154,22 @@ def build() -> Json:
             "Regressed platforms",
             "Platforms that vanished from their tag's current publication, with the time they "
             "had first been seen.",
-            [
-                Target(
-                    f"archlag_tag_platform_first_seen_timestamp_seconds{{{REPO}}} * 1000"
-                    f" and on ({PLATFORM_KEYS}) (archlag_tag_platform_available{{{REPO}}} == 0)"
-                )
-            ],
+            [Query(f"{PLATFORM_FIRST_SEEN} * 1000 and {on(PLATFORM_KEYS)} ({AVAILABLE} == 0)")],
             unit="dateTimeAsIso",
             rename={"Value": "first seen"},
             sort_by="first seen",
         ),
     )
+    complete_tag = f"{on(TAG_KEYS)} ({COMPLETE} == 1)"
     layout.add(
         timeseries(
-            "Completed publications",
+            "Completed publications per hour",
             "Publications that got all their expected platforms, per repository and hour.",
             [
-                Target(
-                    "sum by (registry, repository) (increase("
-                    f"archlag_tag_publication_spread_seconds_count{{{REPO}}}[$__rate_interval]))",
+                Query(
+                    "sum by (registry, repository) ("
+                    + dedup(f"increase({REPO(f'{SPREAD}_count')}[$__rate_interval])", REPO_KEYS)
+                    + ")",
                     "{{registry}}/{{repository}}",
                 )
             ],
@@ -163,14 +182,11 @@ def build() -> Json:
             "Tags whose current publication has every expected platform: when its first "
             "platform appeared, and how long after that the last platform seen so far appeared.",
             [
-                Target(
-                    f"archlag_tag_first_seen_timestamp_seconds{{{REPO}}} * 1000 and {COMPLETE_TAG}"
+                Query(
+                    dedup(REPO("archlag_tag_first_seen_timestamp_seconds"), TAG_KEYS)
+                    + f" * 1000 and {complete_tag}"
                 ),
-                Target(
-                    f"max by ({TAG_KEYS}) (archlag_tag_platform_first_seen_timestamp_seconds"
-                    f"{{{REPO}}}) - on ({TAG_KEYS}) archlag_tag_first_seen_timestamp_seconds"
-                    f"{{{REPO}}} and {COMPLETE_TAG}"
-                ),
+                Query(f"{LAST_PLATFORM_AFTER} and {complete_tag}"),
             ],
             unit="s",
             rename={"Value #A": "first seen", "Value #B": "last platform after"},
@@ -183,9 +199,13 @@ def build() -> Json:
             "Platform regressions",
             "Platforms that vanished from a live publication, per repository, platform and hour.",
             [
-                Target(
-                    "sum by (registry, repository, platform) (increase("
-                    f"archlag_platform_regressions_total{{{REPO}}}[$__rate_interval]))",
+                Query(
+                    "sum by (registry, repository, platform) ("
+                    + dedup(
+                        f"increase({REPO('archlag_platform_regressions_total')}[$__rate_interval])",
+                        (*REPO_KEYS, "platform"),
+                    )
+                    + ")",
                     "{{registry}}/{{repository}} {{platform}}",
                 )
             ],
@@ -195,8 +215,9 @@ def build() -> Json:
         ),
         table(
             "archlag alerts",
-            "Pending and firing alerts from archlag's rule file in this Prometheus.",
-            [Target('ALERTS{alertname=~"Archlag.*"}')],
+            "Pending and firing alerts from archlag's rule file in this Prometheus, one row per "
+            "alert however many archlag replicas report it.",
+            [Query(dedup('ALERTS{alertname=~"Archlag.*"}', ALERT_KEYS))],
             unit="none",
             hide=["Value"],
         ),
@@ -205,8 +226,6 @@ def build() -> Json:
         uid="archlag-overview",
         title="archlag overview",
         description="Multi-arch publication lag across every watched repository.",
-        variables=[
-            *repository_variables(),
-        ],
+        variables=repository_variables(),
         layout=layout,
     )

@@ -2,89 +2,108 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import dashboard as sdk
+
+from dashgen.dashboard import dashboard, query_variable, repository_variables
 from dashgen.grafana import (
     GREEN,
     ORANGE,
-    Json,
     Layout,
-    Target,
-    bargauge,
+    Query,
     binary_mapping,
-    dashboard,
-    query_variable,
-    repository_variables,
-    stat,
-    state_panel,
+    mapped_column,
     steps,
-    table,
     unit_override,
 )
+from dashgen.panels import bargauge, stat, state_timeline, status_history, table
+from dashgen.promql import (
+    PLATFORM_KEYS,
+    REPO_KEYS,
+    TAG_KEYS,
+    Selectors,
+    dedup,
+    labels,
+    per_instance,
+)
 
-REPO = 'job=~"$job", registry=~"$registry", repository=~"$repository"'
-TAG = f'{REPO}, tag=~"$tag"'
-TAG_KEYS = "job, instance, registry, repository, tag"
+REPO = Selectors("job", "instance", "registry", "repository")
+TAG = Selectors("job", "instance", "registry", "repository", "tag")
 DELAY = "archlag_platform_publication_delay_seconds"
+FIRST_SEEN = "archlag_tag_platform_first_seen_timestamp_seconds"
 PRESENT = binary_mapping("present", "missing")
 
 
+def _delay_increase(suffix: str, extra: tuple[str, ...] = ()) -> str:
+    """Per platform (and ``extra`` labels), the delay histogram's increase over the time range."""
+    keys = ("platform", *extra)
+    per_watch = dedup(f"increase({REPO(f'{DELAY}_{suffix}')}[$__range])", (*REPO_KEYS, *keys))
+    return f"sum by ({labels(keys)}) ({per_watch})"
+
+
 def _delay_quantile(q: float) -> str:
-    return (
-        f"histogram_quantile({q}, sum by (platform, le) "
-        f"(increase({DELAY}_bucket{{{REPO}}}[$__range])))"
+    return f"histogram_quantile({q}, {_delay_increase('bucket', ('le',))})"
+
+
+def _per_tag_difference(later: str, earlier: str, keys: tuple[str, ...]) -> str:
+    """``later - earlier`` within each archlag process, then one value per platform of a tag."""
+    return dedup(
+        f"{TAG(later)} - on ({labels(per_instance(keys))}) group_left () {TAG(earlier)}",
+        PLATFORM_KEYS,
     )
 
 
-def build() -> Json:
+def build() -> sdk.Dashboard:
     layout = Layout()
+    spread = dedup(
+        f"increase({REPO('archlag_tag_publication_spread_seconds_bucket')}[$__range])",
+        (*REPO_KEYS, "le"),
+    )
     layout.add(
         stat(
             "Stall threshold",
             "The watch's stall_after: how long after a tag's first platform a missing "
             "platform alerts.",
-            Target(f"archlag_watch_stall_threshold_seconds{{{REPO}}}"),
+            Query(dedup(REPO("archlag_watch_stall_threshold_seconds"), REPO_KEYS)),
             unit="s",
         ),
         stat(
             "Poll interval",
             "How often archlag polls this repository (the watch's interval).",
-            Target(f"archlag_watch_poll_interval_seconds{{{REPO}}}"),
+            Query(dedup(REPO("archlag_watch_poll_interval_seconds"), REPO_KEYS)),
             unit="s",
         ),
         stat(
             "Incomplete tags",
             "Selected tags whose current publication lacks at least one expected platform.",
-            Target(f"count(archlag_tag_complete{{{TAG}}} == 0) or vector(0)"),
+            Query(f"count({dedup(TAG('archlag_tag_complete'), TAG_KEYS)} == 0) or vector(0)"),
             thresholds=steps((None, GREEN), (1, ORANGE)),
         ),
         stat(
-            "p90 spread (24h)",
+            "p90 spread",
             "90th percentile of first-to-last-platform time over the publications completed "
-            "in the last 24 hours (from the recording rule; empty without completions).",
-            Target(
-                "job_registry_repository:archlag_tag_publication_spread_seconds:p90_1d"
-                f"{{{REPO}}} >= 0"
-            ),
+            "in the dashboard's time range (empty without completions).",
+            Query(f"histogram_quantile(0.9, {spread}) >= 0"),
             unit="s",
         ),
     )
+    available = dedup(TAG("archlag_tag_platform_available"), PLATFORM_KEYS)
     layout.add(
         table(
             "Availability matrix",
             "One row per tag, one column per platform: present, or missing (expected but not "
             "seen yet, or seen and vanished). Platforms that a tag never had and was not "
             "expected to have are blank.",
-            [Target(f"archlag_tag_platform_available{{{TAG}}}")],
+            [Query(available)],
             unit="none",
             mappings=PRESENT,
             matrix=("tag", "platform"),
             height=10,
         ),
-        state_panel(
-            "status-history",
+        status_history(
             "Availability over time",
             "Each tag and platform over the time range: green while present, red while "
             "missing. Gaps are times the tag was not tracked.",
-            Target(f"archlag_tag_platform_available{{{TAG}}}", "{{tag}} {{platform}}"),
+            Query(available, "{{tag}} {{platform}}"),
             PRESENT,
             height=10,
         ),
@@ -96,8 +115,8 @@ def build() -> Json:
             "(p90) of how long after the publication's first platform each platform appeared. "
             "The platform with the longest bar is usually the last one.",
             [
-                Target(_delay_quantile(0.5), "{{platform}} p50"),
-                Target(_delay_quantile(0.9), "{{platform}} p90"),
+                Query(_delay_quantile(0.5), "{{platform}} p50"),
+                Query(_delay_quantile(0.9), "{{platform}} p90"),
             ],
             unit="s",
         ),
@@ -106,13 +125,10 @@ def build() -> Json:
             "Per platform, over the publications completed in the time range: p50, p90 and "
             "mean delay after the first platform, and how many publications that covers.",
             [
-                Target(_delay_quantile(0.5)),
-                Target(_delay_quantile(0.9)),
-                Target(
-                    f"sum by (platform) (increase({DELAY}_sum{{{REPO}}}[$__range]))"
-                    f" / sum by (platform) (increase({DELAY}_count{{{REPO}}}[$__range]))"
-                ),
-                Target(f"round(sum by (platform) (increase({DELAY}_count{{{REPO}}}[$__range])))"),
+                Query(_delay_quantile(0.5)),
+                Query(_delay_quantile(0.9)),
+                Query(f"{_delay_increase('sum')} / {_delay_increase('count')}"),
+                Query(f"round({_delay_increase('count')})"),
             ],
             unit="s",
             rename={
@@ -126,21 +142,21 @@ def build() -> Json:
         ),
     )
     layout.add(
-        state_panel(
-            "state-timeline",
+        state_timeline(
             "Publication timeline",
             "One band per tag, starting when archlag first saw it: orange while some expected "
             "platform is missing, green once complete.",
-            Target(f"archlag_tag_complete{{{TAG}}}", "{{tag}}"),
+            Query(dedup(TAG("archlag_tag_complete"), TAG_KEYS), "{{tag}}"),
             binary_mapping("complete", "incomplete", zero_color=ORANGE),
             width=24,
         ),
     )
+    first_seen = dedup(TAG(FIRST_SEEN), PLATFORM_KEYS)
     layout.add(
         table(
             "First seen, by platform",
             "When each platform of each tag's current publication was first seen.",
-            [Target(f"archlag_tag_platform_first_seen_timestamp_seconds{{{TAG}}} * 1000")],
+            [Query(f"{first_seen} * 1000")],
             unit="dateTimeAsIso",
             matrix=("tag", "platform"),
         ),
@@ -148,41 +164,51 @@ def build() -> Json:
             "Delay after the first platform, by tag",
             "How long after the tag's first platform each platform appeared; 0 for the first one.",
             [
-                Target(
-                    f"archlag_tag_platform_first_seen_timestamp_seconds{{{TAG}}}"
-                    f" - on ({TAG_KEYS}) group_left ()"
-                    f" archlag_tag_first_seen_timestamp_seconds{{{TAG}}}"
+                Query(
+                    _per_tag_difference(
+                        FIRST_SEEN, "archlag_tag_first_seen_timestamp_seconds", TAG_KEYS
+                    )
                 )
             ],
             unit="s",
             matrix=("tag", "platform"),
         ),
     )
+    last_absent = "archlag_tag_platform_last_absent_timestamp_seconds"
     layout.add(
         table(
             "Tags",
             "Each selected tag: when its current publication's first platform appeared, and "
             "whether every expected platform is there.",
             [
-                Target(f"archlag_tag_first_seen_timestamp_seconds{{{TAG}}} * 1000"),
-                Target(f"archlag_tag_complete{{{TAG}}}"),
+                Query(dedup(TAG("archlag_tag_first_seen_timestamp_seconds"), TAG_KEYS) + " * 1000"),
+                Query(dedup(TAG("archlag_tag_complete"), TAG_KEYS)),
             ],
             unit="dateTimeAsIso",
             rename={"Value #A": "first seen", "Value #B": "complete"},
             overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "complete"},
-                    "properties": [
-                        {"id": "unit", "value": "none"},
-                        {"id": "mappings", "value": binary_mapping("yes", "no")},
-                        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-                        {"id": "thresholds", "value": steps((None, ORANGE), (1, GREEN))},
-                        {"id": "color", "value": {"mode": "thresholds"}},
-                    ],
-                }
+                mapped_column(
+                    "complete",
+                    binary_mapping("yes", "no"),
+                    thresholds=steps((None, ORANGE), (1, GREEN)),
+                )
             ],
             sort_by="first seen",
-            width=24,
+        ),
+        table(
+            "When each platform appeared",
+            "A platform appeared after the last check that saw its tag without it (absent at) "
+            "and by its first-seen time: the window is how precise its first-seen time and "
+            "delay are. Platforms there at archlag's first look have no window.",
+            [
+                Query(f"{first_seen} * 1000"),
+                Query(dedup(TAG(last_absent), PLATFORM_KEYS) + " * 1000"),
+                Query(_per_tag_difference(FIRST_SEEN, last_absent, PLATFORM_KEYS)),
+            ],
+            unit="dateTimeAsIso",
+            rename={"Value #A": "first seen", "Value #B": "absent at", "Value #C": "window"},
+            overrides=[unit_override("window", "s")],
+            sort_by="first seen",
         ),
     )
     return dashboard(
@@ -191,7 +217,13 @@ def build() -> Json:
         description="Tags and platforms of one watched repository: availability and delays.",
         variables=[
             *repository_variables(multi=False),
-            query_variable("tag", "Tag", f"archlag_tag_complete{{{REPO}}}", "tag"),
+            query_variable(
+                "tag",
+                "Tag",
+                'archlag_tag_complete{job=~"$job", instance=~"$instance", '
+                'registry=~"$registry", repository=~"$repository"}',
+                "tag",
+            ),
         ],
         layout=layout,
         time_from="now-7d",
