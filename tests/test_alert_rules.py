@@ -25,6 +25,7 @@ ALERTS = {
     "ArchlagRepositoryNotFound",
     "ArchlagStateFileLost",
     "ArchlagEventsLost",
+    "ArchlagShardsMismatch",
 }
 
 
