@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,3 +62,18 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     opened = SQLiteStore(str(tmp_path / "state.db"))
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def state_files(tmp_path: Path) -> Iterator[Callable[[str], SQLiteStore]]:
+    """Opens more real state files under tmp_path by name (``state_files("old")``); all are
+    closed after the test."""
+    opened: list[SQLiteStore] = []
+
+    def open_one(name: str) -> SQLiteStore:
+        opened.append(SQLiteStore(str(tmp_path / f"{name}.db")))
+        return opened[-1]
+
+    yield open_one
+    for one in opened:
+        one.close()

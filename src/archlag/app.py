@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,6 +100,7 @@ def create_app(
     config: Callable[[], Config] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     reload: Callable[[str], Awaitable[str | None]] | None = None,
+    export: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
 ) -> Starlette:
     """The main app; ``extra_routes`` are served beside its own (the event receivers, when they
     share the main address). ``reload`` (the lifecycle endpoints enabled) serves ``POST
@@ -151,7 +153,7 @@ def create_app(
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", ready, methods=["GET", "HEAD"]),
             Route("/-/reload", reload_config, methods=["POST", "PUT"]),
-            *api_routes(snapshot),
+            *api_routes(snapshot, export),
             *extra_routes,
         ]
     )

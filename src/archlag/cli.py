@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         help="take --shard from the hostname's trailing ordinal (a StatefulSet pod: archlag-2)",
     )
     parser.add_argument(
+        "--shard.peers",
+        dest="peers",
+        default="",
+        metavar="URL,...",
+        help="other archlag shards (http://archlag-0.archlag:10043,...): a repository that moved "
+        "here adopts the history its old shard holds",
+    )
+    parser.add_argument(
         "--web.ready-timeout",
         dest="ready_timeout",
         default="2m",
@@ -139,6 +147,7 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
         events_listen=args.events_listen or config.events_listen,
         enable_lifecycle=args.enable_lifecycle,
         shard=shard,
+        peers=tuple(p.strip() for p in args.peers.split(",") if p.strip()),
     )
     try:
         anyio.run(run, config, store, options)

@@ -16,6 +16,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from hypercorn.asyncio import serve
@@ -44,8 +45,7 @@ class RunOptions:
     events_listen: str | None = None
     enable_lifecycle: bool = False  # POST /-/reload
     shard: Shard = field(default_factory=Shard)
-    listen_from_flag: bool = False  # --web.listen-address given: the config's listen is not used
-    events_listen_from_flag: bool = False
+    peers: tuple[str, ...] = ()  # other archlag shards to adopt moved repositories from
 
 
 class ListenError(OSError):
@@ -120,9 +120,14 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         event_metrics=event_metrics,
         on_change=exposition.changed,
         on_first_poll=readiness.first_poll_done,
+        peers=options.peers,
     )
     reloader = Reloader(options.config_path, supervisor)
     receivers = event_routes(supervisor.receivers, Dispatcher(supervisor.poller), event_metrics)
+
+    async def export(registry: str, repository: str) -> dict[str, Any] | None:
+        return await anyio.to_thread.run_sync(store.export, registry, repository)
+
     app = create_app(
         exposition,
         supervisor.snapshot,
@@ -131,6 +136,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         config=lambda: supervisor.config,
         extra_routes=() if options.events_listen else receivers,
         reload=reloader.reload if options.enable_lifecycle else None,
+        export=export,
     )
     servers = [(app, _server_config(options.listen))]
     if options.events_listen:

@@ -13,7 +13,8 @@ running one:
   the old one is closed a while later, once polls that use it are done;
 - receivers are replaced; the listen addresses are not (archlag says so).
 
-Only the watches of this process's shard (:mod:`archlag.sharding`) are run.
+Only the watches of this process's shard (:mod:`archlag.sharding`) are run; with peers, each
+watch first adopts the history a peer holds for it (:mod:`archlag.handoff`).
 """
 
 from __future__ import annotations
@@ -28,16 +29,19 @@ from anyio.abc import TaskGroup
 from archlag import logs
 from archlag.clients import open_client, tag_source
 from archlag.config import Config, Receiver, Watch
+from archlag.handoff import adopt, needed
 from archlag.metrics import RequestMetrics
 from archlag.metrics.events import EventMetrics
 from archlag.poller import WatchPoller
 from archlag.registry import RegistryClient
 from archlag.sharding import Shard
 from archlag.sources import RegistryTagSource
-from archlag.state import RegistryStatus, RepositorySnapshot, Snapshot, restore
+from archlag.state import RegistryStatus, RepositorySnapshot, RepositoryState, Snapshot, restore
 from archlag.store import Store
 
 log = logging.getLogger("archlag")
+
+HANDOFFS_AT_ONCE = 8  # watches asking the peers for their history at the same time
 OLD_CLIENT_GRACE_SECONDS = 120.0  # longer than any poll that may still use a replaced client
 
 Key = tuple[str, str]  # (registry, repository)
@@ -71,9 +75,12 @@ class Supervisor:
         event_metrics: EventMetrics,
         on_change: Callable[[], None],
         on_first_poll: Callable[[], None] = lambda: None,
+        peers: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.shard = shard
+        self._peers = tuple(peers)
+        self._handoffs = anyio.CapacityLimiter(HANDOFFS_AT_ONCE)
         self._store = store
         self._request_metrics = request_metrics
         self._event_metrics = event_metrics
@@ -114,6 +121,8 @@ class Supervisor:
     def start(self, group: TaskGroup) -> None:
         """Start every watch of the configuration (the first one) in ``group``."""
         self._group = group
+        if self._peers and not needed(self._store, self.shard.total):
+            self._peers = ()  # the same shards as last time: nothing moved here
         for host in sorted({w.registry for w in self.watches()}):
             self._open(host)
         for watch in self.watches():
@@ -210,6 +219,13 @@ class Supervisor:
                 self._on_first_poll()
 
         with scope:
+            watch, store = poller.watch, self._store
+            if self._peers:
+                async with self._handoffs:
+                    adopted = await adopt(store, watch.registry, watch.repository, self._peers)
+                if adopted:
+                    poller.state = _restored(self.config, self._store, watch)
+                    self._on_change()
             await poller.run(first_poll_done)
 
 
@@ -223,8 +239,15 @@ def build_poller(
     on_event_checked: Callable[[str, float], None] = lambda receiver, seconds: None,
 ) -> WatchPoller:
     """A poller for ``watch``, its state restored from ``store``."""
+    state = _restored(config, store, watch)
+    return WatchPoller(
+        watch, source, store, state, on_change=on_change, on_event_checked=on_event_checked
+    )
+
+
+def _restored(config: Config, store: Store, watch: Watch) -> RepositoryState:
     settings = watch.settings
-    state = restore(
+    return restore(
         store.load(watch.registry, watch.repository),
         watch.registry,
         watch.repository,
@@ -233,9 +256,6 @@ def build_poller(
         matches=settings.tags.matches,
         limit=settings.tags.limit,
         backfill=settings.backfill,
-    )
-    return WatchPoller(
-        watch, source, store, state, on_change=on_change, on_event_checked=on_event_checked
     )
 
 

@@ -3,7 +3,9 @@
 - ``GET /api/v1/watches``: every watched repository and its status;
 - ``GET /api/v1/tags?image=IMAGE[:TAG][&platform=P...]``: the tags in view, per platform;
 - ``GET /api/v1/renovate/IMAGE[?platform=P...]``: a Renovate custom datasource (the image raw,
-  ``gotify/server`` or ``127.0.0.1:5000/demo/app``, or URL-encoded, as Renovate sends it).
+  ``gotify/server`` or ``127.0.0.1:5000/demo/app``, or URL-encoded, as Renovate sends it);
+- ``GET /api/v1/state?image=IMAGE``: a repository's stored rows, which a shard that takes the
+  repository over adopts (:mod:`archlag.handoff`).
 
 Answers are JSON; a request archlag cannot use is a 400 and an image it does not watch a 404,
 both with ``{"error": ...}``, never a 500.
@@ -11,7 +13,8 @@ both with ``{"error": ...}``, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,7 +38,12 @@ class BadRequestError(Exception):
     """A query archlag cannot use; the message says why (it is shown to the client)."""
 
 
-def api_routes(snapshot: Callable[[], Snapshot]) -> list[Route]:
+def api_routes(
+    snapshot: Callable[[], Snapshot],
+    export: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
+) -> list[Route]:
+    """The routes; ``export`` gives a repository's stored rows (``/api/v1/state``)."""
+
     async def watches(request: Request) -> Response:
         return _json(watches_document(snapshot().repositories))
 
@@ -67,7 +75,19 @@ def api_routes(snapshot: Callable[[], Snapshot]) -> list[Route]:
         repo, _, wanted = found
         return _json(renovate_document(repo, wanted))
 
+    async def state(request: Request) -> Response:
+        """A repository's stored history, for the shard it moves to (even if not watched here)."""
+        try:
+            image = _image(request.query_params.get("image", ""), allow_tag=False)
+        except BadRequestError as exc:
+            return _json(error_document(str(exc)), 400)
+        document = await export(image.registry, image.repository) if export else None
+        if document is None:
+            return _json(error_document(f"no history of {_name(image)} is stored here"), 404)
+        return _json(document)
+
     return [
+        Route("/api/v1/state", state),
         Route("/api/v1/watches", watches),
         Route("/api/v1/tags", tags),
         Route("/api/v1/renovate/{image:path}", renovate),

@@ -4,13 +4,15 @@
   :class:`StoreError`;
 - :mod:`~archlag.store.sqlite`: :class:`SQLiteStore`, one transaction per poll;
 - :mod:`~archlag.store.schema`: the schema and its migrations;
-- :mod:`~archlag.store.lock`: one writer per file, and noticing a deleted or replaced file.
+- :mod:`~archlag.store.lock`: one writer per file, and noticing a deleted or replaced file;
+- :mod:`~archlag.store.transfer`: one repository's rows, from one state file into another.
 """
 
 from archlag.store.lock import LockedError
 from archlag.store.records import Observation, PollRecord, RepositoryRecord, Store, StoreError
 from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
 from archlag.store.sqlite import MEMORY, SQLiteStore
+from archlag.store.transfer import TransferError
 
 __all__ = [
     "MEMORY",
@@ -23,4 +25,5 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "TransferError",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from archlag.model import Completion, TagState
 from archlag.platforms import Platform
@@ -66,6 +66,20 @@ class Store(Protocol):
 
     def problem(self) -> str | None:
         """Why the state file can no longer be written (deleted, replaced), or None."""
+        ...
+
+    def meta(self, key: str) -> str | None:
+        """A setting the process that last ran on this file stored."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def export(self, registry: str, repository: str) -> dict[str, Any] | None:
+        """The repository's rows, for another archlag (None: nothing stored)."""
+        ...
+
+    def adopt(self, registry: str, repository: str, document: object) -> None:
+        """Replace the repository's rows with another archlag's export."""
         ...
 
     def close(self) -> None: ...

@@ -6,7 +6,7 @@ rewritten; a file from an older one is upgraded in place, keeping every row.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -61,5 +61,10 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE holder (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         pid INTEGER NOT NULL, host TEXT NOT NULL, started REAL NOT NULL);
+    """,
+    # Settings of the process that wrote the file, for decisions at the next start: the number
+    # of shards it ran with (a change means repositories moved between shards).
+    4: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 }

@@ -29,6 +29,7 @@ from archlag.platforms import Platform, parse_platform
 from archlag.store.lock import LockedError, StateFileLock
 from archlag.store.records import Observation, PollRecord, RepositoryRecord, StoreError
 from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
+from archlag.store.transfer import export_rows, import_rows
 
 MEMORY = ":memory:"
 _LOW_SPACE_BYTES = 1 << 20  # below this much free space, a write failure is a full disk
@@ -178,6 +179,44 @@ class SQLiteStore:
                     f"state file {self.path}: write failed: {self._explain(exc)}"
                 ) from None
             return new
+
+    def meta(self, key: str) -> str | None:
+        """A setting the last process stored (``None`` if none did)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def export(self, registry: str, repository: str) -> dict[str, Any] | None:
+        """The repository's rows for another archlag (:mod:`archlag.store.transfer`)."""
+        with self._lock:
+            return export_rows(self._db, registry, repository)
+
+    def adopt(self, registry: str, repository: str, document: object) -> None:
+        """Replace the repository's rows with an export, in one transaction.
+
+        Raises:
+            TransferError: the document cannot be imported; nothing was changed.
+            StoreError: the write failed, or the file can no longer be written.
+        """
+        with self._lock:
+            problem = self.problem()
+            if problem is not None:
+                raise StoreError(problem)
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                import_rows(db, registry, repository, document)
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"state file {self.path}: {self._explain(exc)}") from None
+                raise
 
 
 def describe_holder(path: str) -> str:
