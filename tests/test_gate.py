@@ -11,6 +11,7 @@ import json
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -420,12 +421,17 @@ def test_wait_rides_out_a_registry_outage(registry, pusher, capsys) -> None:
     publish(pusher, "5.0", "linux/amd64")
 
     def outage() -> None:
+        # Only once wait's first look is done (its first progress line): a first look that
+        # fails is an error by design, whereas this test is about the rounds after it.
+        captured, deadline = sys.stderr, time.monotonic() + 15
+        while not captured.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
         registry.stop()
         time.sleep(0.5)
         registry.start()
         publish(pusher, "5.0", "linux/amd64", "linux/arm64")
 
-    thread = later(0.3, outage)
+    thread = later(0.0, outage)
     status, _, err = run(
         capsys,
         "wait",

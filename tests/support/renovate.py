@@ -1,7 +1,7 @@
 """The real Renovate, run offline in ``--platform=local`` lookup mode, and what it proposes.
 
 ``scripts/test`` installs the Renovate release pinned there (``RENOVATE_VERSION``) into
-``.cache/renovate/renovate@VERSION/`` and exports ``ARCHLAG_RENOVATE``, the path of its
+``~/.cache/archlag/renovate/renovate@VERSION/`` (``ARCHLAG_CACHE_DIR``) and exports ``ARCHLAG_RENOVATE``, the path of its
 ``renovate`` command; without that variable (pytest run by hand) the same path is derived from
 the pin in ``scripts/test``.
 
@@ -118,17 +118,11 @@ def renovate_command() -> Path:
     """The installed pinned ``renovate`` command."""
     configured = os.environ.get("ARCHLAG_RENOVATE")
     version = pinned_version()
-    command = (
-        Path(configured)
-        if configured
-        else ROOT
-        / ".cache"
-        / "renovate"
-        / f"renovate@{version}"
-        / "node_modules"
-        / ".bin"
-        / "renovate"
+    cache = os.environ.get("ARCHLAG_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archlag"
     )
+    installed = Path(cache) / "renovate" / f"renovate@{version}" / "node_modules" / ".bin"
+    command = Path(configured) if configured else installed / "renovate"
     if not command.is_file():
         raise RenovateMissingError(
             f"Renovate {version} is not installed at {command}: run scripts/test once, which"
