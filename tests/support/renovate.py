@@ -1,7 +1,8 @@
 """The real Renovate, run offline in ``--platform=local`` lookup mode, and what it proposes.
 
 ``scripts/test`` installs the Renovate release pinned there (``RENOVATE_VERSION``) into
-``~/.cache/archlag/renovate/renovate@VERSION/`` (``ARCHLAG_CACHE_DIR``) and exports ``ARCHLAG_RENOVATE``, the path of its
+``~/.cache/archlag/renovate/renovate@VERSION/`` (``ARCHLAG_CACHE_DIR``) and exports
+``ARCHLAG_RENOVATE``, the path of its
 ``renovate`` command; without that variable (pytest run by hand) the same path is derived from
 the pin in ``scripts/test``.
 
