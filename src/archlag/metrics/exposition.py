@@ -2,16 +2,18 @@
 
 :class:`Exposition` keeps the latest rendering of the snapshot's families. A background task
 (:meth:`Exposition.run`) renders again, in a worker thread, when a poll changed the state
-(:meth:`Exposition.changed`); only repositories whose snapshot changed are rendered again. A
-scrape never renders and never waits for a rendering: it gets the latest one plus the few small
-families that change with every request (rate limits, archlag's own request counters), so any
-number of scrapers cost one rendering, and a client that went away leaves nothing running.
+(:meth:`Exposition.changed`), busy no more than a fifth of the time; only repositories whose
+snapshot changed are rendered again. A scrape never renders and never waits for a rendering:
+it gets the latest one plus the few small families that change with every request (rate
+limits, archlag's own request counters), so any number of scrapers cost one rendering, and a
+client that went away leaves nothing running.
 
 :func:`render_snapshot` renders a snapshot in one go, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,8 @@ from archlag.metrics.text import Family, Spec, label_set, render
 from archlag.state import Snapshot
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
+# Rest after a rendering, per second it took: rendering takes at most a fifth of a core.
+REST_PER_RENDER_SECOND = 4.0
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 REGISTRY_UP = Spec(
     "archlag_registry_up",
@@ -81,14 +85,22 @@ class Exposition:
             self._wakeup.set()
 
     async def run(self) -> None:
-        """Render after every change, for ever (one rendering at a time)."""
+        """Render after every change, for ever (one rendering at a time).
+
+        After each rendering it rests :data:`REST_PER_RENDER_SECOND` times as long as that
+        rendering took, and changes made meanwhile are rendered together: with thousands of
+        tags, polls finishing one after another would otherwise keep a core busy rendering
+        back to back. A small state renders in milliseconds and is barely delayed.
+        """
         while True:
             if not self._stale:
                 self._wakeup = anyio.Event()
                 await self._wakeup.wait()
             self._stale = False
+            started = time.perf_counter()
             snapshot = self._snapshot()  # taken on the event loop, between two polls' updates
             self._latest = await anyio.to_thread.run_sync(self._render, snapshot)
+            await anyio.sleep((time.perf_counter() - started) * REST_PER_RENDER_SECOND)
 
     def body(self, *, openmetrics: bool, scraper: Scraper | None = None) -> list[bytes]:
         """What one scrape is sent, in pieces (the big one shared by every scrape)."""
