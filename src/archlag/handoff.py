@@ -43,10 +43,14 @@ TOTAL_SHARDS_KEY = "total_shards"
 
 def needed(store: Store, total_shards: int) -> bool:
     """Whether repositories may have moved here since this state file was last written: it is
-    new, or was written with another number of shards. Records the number for the next start."""
-    before = store.meta(TOTAL_SHARDS_KEY)
+    new, or the last handoff into it (:func:`done`) was for another number of shards."""
+    return store.meta(TOTAL_SHARDS_KEY) != str(total_shards)
+
+
+def done(store: Store, total_shards: int) -> None:
+    """Every watch of this start has asked the peers: a restart with the same number of shards
+    needs not ask again. (Recorded only then, so a shard killed halfway asks again.)"""
     store.set_meta(TOTAL_SHARDS_KEY, str(total_shards))
-    return before != str(total_shards)
 
 
 async def adopt(

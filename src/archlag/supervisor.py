@@ -29,7 +29,7 @@ from anyio.abc import TaskGroup
 from archlag import logs
 from archlag.clients import open_client, tag_source
 from archlag.config import Config, Receiver, Watch
-from archlag.handoff import adopt, needed
+from archlag.handoff import adopt, done, needed
 from archlag.metrics import RequestMetrics
 from archlag.metrics.events import EventMetrics
 from archlag.poller import WatchPoller
@@ -81,6 +81,7 @@ class Supervisor:
         self.shard = shard
         self._peers = tuple(peers)
         self._handoffs = anyio.CapacityLimiter(HANDOFFS_AT_ONCE)
+        self._handoffs_left: set[Key] = set()  # watches of the start still to ask the peers
         self._store = store
         self._request_metrics = request_metrics
         self._event_metrics = event_metrics
@@ -123,6 +124,7 @@ class Supervisor:
         self._group = group
         if self._peers and not needed(self._store, self.shard.total):
             self._peers = ()  # the same shards as last time: nothing moved here
+        self._handoffs_left = {(w.registry, w.repository) for w in self.watches()}
         for host in sorted({w.registry for w in self.watches()}):
             self._open(host)
         for watch in self.watches():
@@ -209,6 +211,12 @@ class Supervisor:
         running = self._running.pop(key)
         running.scope.cancel()  # a save in progress finishes first (it runs in a thread)
 
+    def _handed_off(self, key: Key) -> None:
+        if key in self._handoffs_left:
+            self._handoffs_left.discard(key)
+            if not self._handoffs_left:
+                done(self._store, self.shard.total)
+
     async def _run(self, poller: WatchPoller, scope: anyio.CancelScope) -> None:
         first = True
 
@@ -226,6 +234,7 @@ class Supervisor:
                 if adopted:
                     poller.state = _restored(self.config, self._store, watch)
                     self._on_change()
+                self._handed_off((watch.registry, watch.repository))
             await poller.run(first_poll_done)
 
 
