@@ -70,9 +70,14 @@ class Readiness:
         return None
 
 
+PIECE_BYTES = 256 << 10
+
+
 class ChunkedBody(Response):
     """A response sent in pieces without joining them: the big rendering is shared by every
-    scrape, so no scrape copies it."""
+    scrape, so no scrape copies it. Each piece is at most :data:`PIECE_BYTES`, and the server
+    sends the next only once the socket took the last (it awaits the write buffer's drain), so
+    a client that never reads holds one piece, not a copy of the whole rendering."""
 
     def __init__(self, chunks: Sequence[bytes], media_type: str) -> None:
         super().__init__(b"", media_type=media_type)
@@ -86,9 +91,13 @@ class ChunkedBody(Response):
         if scope.get("method") == "HEAD" or not self._chunks:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        for index, chunk in enumerate(self._chunks):
-            last = index == len(self._chunks) - 1
-            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+        total = sum(len(chunk) for chunk in self._chunks)
+        sent = 0
+        for chunk in self._chunks:
+            for start in range(0, len(chunk), PIECE_BYTES):
+                piece = chunk[start : start + PIECE_BYTES]  # one piece copied at a time
+                sent += len(piece)
+                await send({"type": "http.response.body", "body": piece, "more_body": sent < total})
 
 
 def create_app(

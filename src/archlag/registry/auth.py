@@ -240,9 +240,14 @@ class Authenticator:
         headers: dict[str, str] = {}
         if isinstance(credentials, BasicCredentials) and may_send:
             headers["Authorization"] = _basic_header(credentials).reveal()
-        body = await self._fetch_token(
-            "GET", url.copy_merge_params(tuple(params)), headers, None, where
-        )
+        try:
+            body = await self._fetch_token(
+                "GET", url.copy_merge_params(tuple(params)), headers, None, where
+            )
+        except NotFoundError as exc:
+            # A token realm that is not there refuses archlag a token; the repository may well
+            # exist, so its tags must not leave the view as a missing repository's do.
+            raise where.error(UnauthorizedError, exc.message) from None
         return parse_token_response(body, now=self._clock(), where=where)
 
     def _may_send_credentials(self, url: httpx.URL) -> bool:

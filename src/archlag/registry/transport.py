@@ -263,6 +263,11 @@ class HttpSession:
             except (httpx.TimeoutException, TimeoutError):
                 self._report(method, RegistryTimeoutError.result, started)
                 raise where.error(RegistryTimeoutError, f"{method} timed out") from None
+            except httpx.UnsupportedProtocol as exc:
+                # A redirect to ftp:// or the like: the registry answered, unusably.
+                self._report(method, BadResponseError.result, started)
+                detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
+                raise where.error(BadResponseError, detail) from None
             except httpx.TransportError as exc:
                 self._report(method, RegistryConnectionError.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
@@ -290,6 +295,9 @@ class HttpSession:
             success = 200 <= response.status_code < 300
             if request.method == "HEAD":  # Content-Length describes the GET body, which never comes
                 body: bytes | None = b""
+            elif stacked_encodings(response):
+                where.hit("body_too_large")
+                raise where.error(BadResponseError, "response is compressed more than once")
             else:
                 body = await read_body(response, request.limit if success else MAX_SMALL_BYTES)
             if body is None:
@@ -351,6 +359,19 @@ class SessionClient:
     def status(self) -> ClientStatus:
         """Latest rate-limit figures, back-off deadline (unix time), quota GETs and caps hit."""
         return self._session.status()
+
+
+def stacked_encodings(response: httpx.Response) -> bool:
+    """Whether the body is compressed more than once (``Content-Encoding: gzip, gzip``): httpx
+    decodes every layer of a chunk at once, with no bound, so a few hundred bytes would become
+    hundreds of megabytes before any size limit is seen."""
+    encodings = [
+        e.strip().lower()
+        for value in response.headers.get_list("content-encoding")
+        for e in value.split(",")
+        if e.strip() and e.strip().lower() != "identity"
+    ]
+    return len(encodings) > 1
 
 
 async def read_body(response: httpx.Response, limit: int) -> bytes | None:
