@@ -587,7 +587,7 @@ REGISTRY_ATTACKS = [
     ),
     RegistryAttack(
         "basic-denied-echo",
-        lambda _: BasicAuth(USER, PASSWORD, echo=True, deny=True),
+        lambda _: BasicAuth(USER, PASSWORD, echo=True, deny="app"),
         DENIED,
         healed=None,
         credentials=True,

@@ -395,6 +395,35 @@ def pages(per_page: int, link: Callable[[Request, int], str] | None = None) -> H
     return handler
 
 
+def echo_authorization(status: int = 403) -> Handler:
+    """An error that repeats the ``Authorization`` it was sent: in its body, a ``Warning``
+    header and a challenge realm, the places a client might print."""
+
+    async def handler(request: Request, conn: Connection) -> None:
+        sent = request.headers.get("authorization", "")
+        said = f"denied: you sent {sent!r} for {request.path}"
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Warning", f'299 - "{said.replace(chr(34), chr(39))}"'),
+            _challenge("Bearer", realm=f"http://127.0.0.1:1/token?echo={sent}", error="x"),
+        ]
+        await conn.respond(status, error_body("DENIED", said), headers)
+
+    return handler
+
+
+def echo_body(status: int = 400) -> Handler:
+    """An error that repeats the request body (a token request's form) in its message."""
+
+    async def handler(request: Request, conn: Connection) -> None:
+        said = f"cannot use {request.body.decode('latin-1')!r}"
+        await conn.respond(
+            status, error_body("DENIED", said), [("Content-Type", "application/json")]
+        )
+
+    return handler
+
+
 def each_time(*handlers: Handler) -> Handler:
     """The first handler for the first request, the second for the next... the last from then on."""
     served = 0
@@ -773,14 +802,15 @@ class BearerAuth(Front):
 
 
 class BasicAuth(Front):
-    """Basic auth for ``username``/``password``; ``echo`` repeats what was sent in error bodies.
+    """Basic auth for ``username``/``password``.
 
-    Refused requests get ``401`` with a Basic challenge (whose realm echoes the header too, when
-    ``echo`` is set); with ``deny`` even accepted credentials get ``403 DENIED`` for repositories.
+    Refused requests get ``401`` with a Basic challenge; with ``echo`` its body and realm repeat
+    the ``Authorization`` that was sent. With ``deny``, accepted requests for the repositories
+    whose name starts with it get :func:`echo_authorization`'s ``403`` instead.
     """
 
     def __init__(
-        self, username: str, password: str, *, echo: bool = False, deny: bool = False
+        self, username: str, password: str, *, echo: bool = False, deny: str | None = None
     ) -> None:
         self.expected = "Basic " + _basic(username, password)
         self.echo = echo
@@ -788,15 +818,14 @@ class BasicAuth(Front):
 
     async def handle(self, request: Request, conn: Connection) -> bool:
         sent = request.headers.get("authorization", "")
-        said = f"you sent {sent!r}" if self.echo else "authentication required"
         if sent != self.expected:
+            said = f"you sent {sent!r}" if self.echo else "authentication required"
             realm = f"basic {said}" if self.echo else "hostile"
             headers = [("Content-Type", "application/json"), _challenge("Basic", realm=realm)]
             await conn.respond(401, error_body("UNAUTHORIZED", said), headers)
             return True
-        if self.deny and request.path not in ("/v2/", "/v2"):
-            body = error_body("DENIED", said)
-            await conn.respond(403, body, [("Content-Type", "application/json")])
+        if self.deny is not None and request.path.startswith(f"/v2/{self.deny}"):
+            await echo_authorization()(request, conn)
             return True
         return False
 
