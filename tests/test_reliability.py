@@ -1274,6 +1274,10 @@ def test_bug_a_redirect_to_another_scheme_is_taken_for_an_unreachable_registry(
     assert status_of(scrape, suite.shared.host, "attack/list-redirect-ftp") == UNREADABLE
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a known bug, open in issue 10: tags without a record are not in the snapshot",
+)
 def test_bug_a_new_tag_that_cannot_be_read_is_invisible(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
@@ -1287,6 +1291,11 @@ def test_bug_a_new_tag_that_cannot_be_read_is_invisible(
     assert "data-tag='bad'" in page, "and named on the status page"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a known bug, open in issue 10: "
+    "a schema 1 tag is refused at HEAD before its digest is known",
+)
 def test_bug_a_schema1_tag_is_counted_again_at_every_poll(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
@@ -1299,6 +1308,11 @@ def test_bug_a_schema1_tag_is_counted_again_at_every_poll(
     assert unsupported_count(suite, scrape, repository) == 1, "one manifest, counted once"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a known bug, open in issue 10: "
+    "the status is no longer not_found, but the tags still leave the view",
+)
 def test_bug_a_token_server_answering_404_empties_the_repository(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
