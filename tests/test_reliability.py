@@ -123,8 +123,9 @@ basic-denied-echo          403 for repositories, echoing the password       deni
 Attacks that found bugs in archlag are watched by the same process and asserted by the
 ``test_bug_*`` functions at the end (they fail until ``src/`` is fixed): ``list-redirect-ftp``
 (a 307 to ``ftp://`` is taken for an unreachable registry), ``new-tag-unreadable`` (a new tag
-that fails every check is invisible), ``get-schema1`` (counted again at every poll) and
-``token-404`` (a token server's 404 empties the repository).
+that fails every check is invisible), ``get-schema1`` (counted again at every poll),
+``token-404`` (a token server's 404 empties the repository) and ``list-rotating-names``
+(2,000 fresh names a listing: every name ever listed is kept in the state for 90 days).
 
 Attacks on archlag's own endpoints, configuration and state file are in
 ``tests/test_reliability_commands.py``; memory under attack in ``tests/test_reliability_memory.py``.
@@ -155,12 +156,14 @@ from tests.support.hostile_registry import (
     AddHeaders,
     BasicAuth,
     BearerAuth,
+    Connection,
     Failing,
     Front,
     Handler,
     HostileRegistry,
     RedirectAll,
     Repository,
+    Request,
     Throttle,
     TokenServer,
     answer,
@@ -595,6 +598,21 @@ REGISTRY_ATTACKS = [
 ]
 
 
+ROTATING = 2000  # fresh names in every listing of list-rotating-names
+
+
+def rotating_names(repo: Repository, _: HostileRegistry) -> None:
+    """Every listing names ``good`` and ROTATING tags it never named before."""
+    listings = iter(range(1, 1 << 30))
+
+    async def handler(request: Request, conn: Connection) -> None:
+        number = next(listings)
+        names = [*repo.listed(), *(f"r{number}-{i}" for i in range(ROTATING))]
+        await json_answer(200, {"name": repo.name, "tags": names})(request, conn)
+
+    repo.on_listing(handler)
+
+
 def new_unreadable_tag(repo: Repository, _: HostileRegistry) -> None:
     repo.publish("bad", seed="bad")
     repo.attack("bad", answer(200, index_body(BOTH, "not what HEAD said")), ("GET",))
@@ -606,6 +624,7 @@ BUG_ATTACKS = [
     Attack("list-redirect-ftp", listing(redirect("ftp://127.0.0.1/v2/x/tags/list")), UNREADABLE),
     Attack("new-tag-unreadable", new_unreadable_tag, OK, failing=1),
     Attack("get-schema1", bad_body(SCHEMA1, {"schemaVersion": 1, "name": "x", "tag": "x"}), OK),
+    Attack("list-rotating-names", rotating_names, OK),
 ]
 BUG_REGISTRY_ATTACKS = [
     RegistryAttack("token-404", token_server_broken(answer(404)), UNREADABLE, healed=None),
@@ -1094,6 +1113,9 @@ def bug_conditions(suite: Suite) -> dict[str, Condition]:
         ),
         "get-schema1": lambda s: _refused_and_checked_again(suite, s, "attack/get-schema1"),
         "token-404": lambda _: len(token_404.requests("/token")) >= 3,
+        "list-rotating-names": lambda _: (
+            suite.since_armed(suite.shared, "/v2/attack/list-rotating-names/tags/list") >= 5
+        ),
     }
 
 
@@ -1325,3 +1347,28 @@ def test_bug_a_token_server_answering_404_empties_the_repository(
     scrape = suite.scrape()
     assert status_of(scrape, registry.host, "app") != NOT_FOUND
     assert platforms_of(scrape, registry.host, "app", "good") == PRESENT, "its tags stay in view"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a known bug, open in issue 10: "
+    "listed names are kept 90 days with no cap per repository",
+)
+def test_bug_names_a_registry_lists_once_pile_up_in_the_state(
+    suite: Suite, outcomes: dict[str, Scrape | None]
+) -> None:
+    """A registry that lists fresh names at every poll (2,000 here; up to 200,000 a listing)
+    grows the state file by a row per name per poll, and archlag's memory with it: every name
+    ever listed is remembered (listing.py plan() adds each to first_listed, the poller saves it
+    in listed_tags) and, once gone, kept 90 days, though it never had a record nor was in view.
+    At the default 1m interval that is 2.9 million rows a day for this registry."""
+    repository = "attack/list-rotating-names"
+    assert outcomes["bug:list-rotating-names"] is not None, "five listings read"
+    listings = suite.since_armed(suite.shared, f"/v2/{repository}/tags/list")
+    path = f"file:{suite.workdir}/state.db?mode=ro"
+    with contextlib.closing(sqlite3.connect(path, uri=True)) as db:
+        query = "SELECT count(*) FROM listed_tags WHERE repository = ?"
+        rows = db.execute(query, (repository,)).fetchone()[0]
+    assert rows <= 2 * ROTATING + 10, (
+        f"{rows} names remembered after {listings} listings of {ROTATING} fresh names each"
+    )
