@@ -82,7 +82,8 @@ class ChunkedBody(Response):
     def __init__(self, chunks: Sequence[bytes], media_type: str) -> None:
         super().__init__(b"", media_type=media_type)
         self._chunks = [chunk for chunk in chunks if chunk]
-        self.headers["content-length"] = str(sum(len(chunk) for chunk in self._chunks))
+        self._total = sum(len(chunk) for chunk in self._chunks)
+        self.headers["content-length"] = str(self._total)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -91,13 +92,13 @@ class ChunkedBody(Response):
         if scope.get("method") == "HEAD" or not self._chunks:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        total = sum(len(chunk) for chunk in self._chunks)
         sent = 0
         for chunk in self._chunks:
             for start in range(0, len(chunk), PIECE_BYTES):
                 piece = chunk[start : start + PIECE_BYTES]  # one piece copied at a time
                 sent += len(piece)
-                await send({"type": "http.response.body", "body": piece, "more_body": sent < total})
+                more = sent < self._total
+                await send({"type": "http.response.body", "body": piece, "more_body": more})
 
 
 def create_app(

@@ -24,6 +24,7 @@ import httpx
 from archlag import logs
 from archlag.registry.jsonbody import JsonBodyError, loads
 from archlag.store import Store, StoreError, TransferError
+from archlag.store.transfer import TABLES
 
 log = logging.getLogger("archlag.handoff")
 
@@ -39,6 +40,7 @@ RETRY_SECONDS = 1.0
 
 
 TOTAL_SHARDS_KEY = "total_shards"
+_LAST_LISTING = list(TABLES["repositories"]).index("last_listing")  # its column in an export
 
 
 def needed(store: Store, total_shards: int) -> bool:
@@ -142,7 +144,7 @@ def _listed_at(document: dict[str, Any] | None) -> float:
     """The export's last listing time (-1 when it has none)."""
     try:
         row = document["tables"]["repositories"][0] if document else None
-        value = row[4] if row else None
+        value = row[_LAST_LISTING] if row else None
     except (KeyError, IndexError, TypeError):
         return -1.0
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else -1.0

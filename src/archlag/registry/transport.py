@@ -263,21 +263,18 @@ class HttpSession:
             except (httpx.TimeoutException, TimeoutError):
                 self._report(method, RegistryTimeoutError.result, started)
                 raise where.error(RegistryTimeoutError, f"{method} timed out") from None
-            except httpx.UnsupportedProtocol as exc:
-                # A redirect to ftp:// or the like: the registry answered, unusably.
-                self._report(method, BadResponseError.result, started)
-                detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
-                raise where.error(BadResponseError, detail) from None
-            except httpx.TransportError as exc:
-                self._report(method, RegistryConnectionError.result, started)
-                detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
-                raise where.error(RegistryConnectionError, detail) from None
             except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
-                # InvalidURL: a redirect to a URL that cannot be used; UnicodeError: a header
-                # value that is not ASCII (values from secrets are checked before, see auth)
-                self._report(method, BadResponseError.result, started)
+                # A failed exchange is the connection's. The registry answered, unusably, with a
+                # redirect to ftp:// (UnsupportedProtocol) or to a URL that cannot be used
+                # (InvalidURL), or a header value that is not ASCII (UnicodeError; values from
+                # secrets are checked before, see auth).
+                failed = isinstance(exc, httpx.TransportError) and not isinstance(
+                    exc, httpx.UnsupportedProtocol
+                )
+                cls = RegistryConnectionError if failed else BadResponseError
+                self._report(method, cls.result, started)
                 detail = sanitize(f"{type(exc).__name__}: {exc}", self.secrets())
-                raise where.error(BadResponseError, detail) from None
+                raise where.error(cls, detail) from None
             self._report(method, result_for_status(reply.status), started)
             self._record(request, reply)
             return reply
