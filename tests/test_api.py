@@ -97,7 +97,9 @@ def test_every_endpoint_against_the_real_registry(registry, pusher, tmp_path) ->
         "platforms": BOTH,
         "tags": 2,
         "incomplete_tags": 0,
+        "failing_tags": 0,
     }
+    assert tags["unread_tags"] == []
     by_tag = {t["tag"]: t for t in tags["tags"]}
     assert by_tag["1.0"]["baseline"]
     assert not by_tag["1.0"]["measured"]

@@ -121,11 +121,12 @@ basic-denied-echo          403 for repositories, echoing the password       deni
 =========================  ===============================================  =====================
 
 Attacks that found bugs in archlag are watched by the same process and asserted by the
-``test_bug_*`` functions at the end (they fail until ``src/`` is fixed): ``list-redirect-ftp``
-(a 307 to ``ftp://`` is taken for an unreachable registry), ``new-tag-unreadable`` (a new tag
-that fails every check is invisible), ``get-schema1`` (counted again at every poll),
-``token-404`` (a token server's 404 empties the repository) and ``list-rotating-names``
-(2,000 fresh names a listing: every name ever listed is kept in the state for 90 days).
+``test_bug_*`` functions at the end, which keep each bug fixed: ``list-redirect-ftp`` (a 307 to
+``ftp://`` was taken for an unreachable registry), ``new-tag-unreadable`` (a new tag that fails
+every check was invisible), ``get-schema1`` (counted again at every poll), ``token-404`` (a
+token server that starts answering 404 emptied the repository; now ``unreadable``, tags kept)
+and ``list-rotating-names`` (2,000 fresh names a listing: every name ever listed was kept in
+the state for 90 days; now absent names without a record are capped per watch).
 
 Attacks on archlag's own endpoints, configuration and state file are in
 ``tests/test_reliability_commands.py``; memory under attack in ``tests/test_reliability_memory.py``.
@@ -146,6 +147,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from archlag.listing import MAX_ABSENT_UNRECORDED
 from tests.conftest import running_registry
 from tests.support.archlag_process import ArchlagProcess, Scrape
 from tests.support.hostile_registry import (
@@ -490,6 +492,7 @@ class RegistryAttack:
     credentials: bool = False  # a planted Basic password is configured for this registry
     helper: Callable[[], Front | None] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    from_start: bool = True  # False: behaves until archlag read it, then armed with the rest
 
 
 def token_server_broken(
@@ -627,7 +630,9 @@ BUG_ATTACKS = [
     Attack("list-rotating-names", rotating_names, OK),
 ]
 BUG_REGISTRY_ATTACKS = [
-    RegistryAttack("token-404", token_server_broken(answer(404)), UNREADABLE, healed=None),
+    RegistryAttack(
+        "token-404", token_server_broken(answer(404)), UNREADABLE, healed=None, from_start=False
+    ),
 ]
 EVERY_ATTACK = [*ATTACKS, *BUG_ATTACKS]
 EVERY_REGISTRY_ATTACK = [*REGISTRY_ATTACKS, *BUG_REGISTRY_ATTACKS]
@@ -650,6 +655,11 @@ def platforms_of(scrape: Scrape, registry: str, repository: str, tag: str) -> di
 
 def failing_tags(scrape: Scrape, registry: str, repository: str) -> float | None:
     return scrape.value("archlag_watch_failing_tags", registry=registry, repository=repository)
+
+
+def forgotten_names(scrape: Scrape, registry: str, repository: str) -> float:
+    name = "archlag_watch_forgotten_names_total"
+    return scrape.value(name, registry=registry, repository=repository) or 0.0
 
 
 def first_seen(scrape: Scrape) -> dict[frozenset[tuple[str, str]], float]:
@@ -803,6 +813,9 @@ def prepare(stack: contextlib.ExitStack, workdir: Path) -> Suite:
         if each.helper is not None:
             helper = helpers[each.name] = start_hostile(stack, each.helper())
         instances[each.name] = start_hostile(stack, each.front(helper))
+        front = instances[each.name].front
+        if not each.from_start and front is not None:
+            front.heal()  # until arm_all
     password_file = workdir / "password"
     password_file.write_text(PASSWORD + "\n")
     archlag = ArchlagProcess(workdir, {})
@@ -822,6 +835,11 @@ def arm_all(suite: Suite) -> None:
                 if not a.from_start
                 for tag in ("good", "victim")[: 1 + a.on_a_tag]
             )
+            and all(
+                platforms_of(s, suite.instances[a.name].host, "app", "good") == PRESENT
+                for a in EVERY_REGISTRY_ATTACK
+                if not a.from_start
+            )
             and platforms_of(s, suite.control, CONTROL, "1.0") == PRESENT
         ),
         "every watch polled once, unharmed",
@@ -833,6 +851,10 @@ def arm_all(suite: Suite) -> None:
     for attack in EVERY_ATTACK:
         if not attack.from_start:
             attack.arm(suite.shared.repository(f"attack/{attack.name}"), suite.witness)
+    for each in EVERY_REGISTRY_ATTACK:
+        front = suite.instances[each.name].front
+        if not each.from_start and front is not None:
+            front.arm()
 
 
 def release_control(suite: Suite) -> Scrape:
@@ -1108,13 +1130,15 @@ def bug_conditions(suite: Suite) -> dict[str, Condition]:
     token_404 = suite.instances["token-404"]
     return {
         "list-redirect-ftp": lambda s: status_of(s, host, "attack/list-redirect-ftp") != OK,
-        "new-tag-unreadable": lambda _: (
+        "new-tag-unreadable": lambda s: (
             suite.since_armed(suite.shared, "/v2/attack/new-tag-unreadable/manifests/", "GET") >= 2
+            and failing_tags(s, host, "attack/new-tag-unreadable") == 1
         ),
         "get-schema1": lambda s: _refused_and_checked_again(suite, s, "attack/get-schema1"),
-        "token-404": lambda _: len(token_404.requests("/token")) >= 3,
-        "list-rotating-names": lambda _: (
+        "token-404": lambda _: suite.since_armed(token_404, "/token") >= 3,
+        "list-rotating-names": lambda s: (
             suite.since_armed(suite.shared, "/v2/attack/list-rotating-names/tags/list") >= 5
+            and forgotten_names(s, host, "attack/list-rotating-names") >= ROTATING
         ),
     }
 
@@ -1282,7 +1306,7 @@ def test_first_seen_times_survive_kill_9_after_the_attacks(suite: Suite) -> None
     assert polled.value("archlag_tag_publication_spread_seconds_count", **labels) == 1
 
 
-# -- bugs these attacks found in archlag (they fail until src/ is fixed) ------------------------
+# -- bugs these attacks found in archlag, each fixed; the test keeps it fixed ---------------------
 
 
 def test_bug_a_redirect_to_another_scheme_is_taken_for_an_unreachable_registry(
@@ -1296,79 +1320,74 @@ def test_bug_a_redirect_to_another_scheme_is_taken_for_an_unreachable_registry(
     assert status_of(scrape, suite.shared.host, "attack/list-redirect-ftp") == UNREADABLE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known bug, open in issue 10: tags without a record are not in the snapshot",
-)
 def test_bug_a_new_tag_that_cannot_be_read_is_invisible(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
     """A new tag whose manifest never verifies (its body does not hash to the digest HEAD gave)
-    fails every check, yet ``archlag_watch_failing_tags`` stays 0 and the status page does not
-    name it: only tags with a record are in the snapshot (state.py RepositoryState.snapshot)."""
+    fails every check. It was invisible: ``archlag_watch_failing_tags`` stayed 0 and neither
+    the status page nor the API named it, as only tags with a record were in the snapshot. Now
+    a tag in view that no check could read is counted, shown and listed as ``unread_tags``."""
     host, repository = suite.shared.host, "attack/new-tag-unreadable"
-    assert outcomes["bug:new-tag-unreadable"] is not None, "the new tag was checked twice"
+    scrape = outcomes["bug:new-tag-unreadable"]
+    assert scrape is not None, "checked twice, the failing tag is counted"
+    assert failing_tags(scrape, host, repository) == 1
     page = httpx.get(f"{suite.archlag.url}/", timeout=10).text
-    assert failing_tags(suite.scrape(), host, repository) == 1, "the failing tag is counted"
     assert "data-tag='bad'" in page, "and named on the status page"
+    image = f"{host}/{repository}"
+    api = httpx.get(f"{suite.archlag.url}/api/v1/tags", params={"image": image}, timeout=10)
+    unread = api.json()["unread_tags"]
+    assert [u["tag"] for u in unread] == ["bad"], "and in the API"
+    assert "digest" in unread[0]["last_check_error"], "with the reason"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known bug, open in issue 10: "
-    "a schema 1 tag is refused at HEAD before its digest is known",
-)
 def test_bug_a_schema1_tag_is_counted_again_at_every_poll(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
     """``archlag_repository_unsupported_manifests_total{reason="schema1"}`` promises one count
-    per digest, but a schema 1 tag is refused at its ``HEAD`` (client.py head_manifest calls
-    reject_schema1) before checks.py learns its digest, so it is never remembered as refused and
-    is counted again at every poll."""
+    per digest, but a schema 1 tag was refused at its ``HEAD`` before checks.py learned its
+    digest, so it was never remembered as refused and was counted again at every poll. The
+    refusal now carries the digest ``HEAD`` gave."""
     repository = "attack/get-schema1"
     scrape = outcomes["bug:get-schema1"] or suite.recent()
     assert unsupported_count(suite, scrape, repository) == 1, "one manifest, counted once"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known bug, open in issue 10: "
-    "the status is no longer not_found, but the tags still leave the view",
-)
 def test_bug_a_token_server_answering_404_empties_the_repository(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
-    """A token server that answers 404 (a broken or moved realm) makes the tag listing raise
-    NotFoundError (client.py _fetch_token maps the token answer's status like any other), so
-    the poller takes the repository for one that does not exist: status ``not_found``, and its
-    tags leave the view, though the registry only failed to hand out a token."""
+    """A token server that starts answering 404 (a broken or moved realm) once archlag has
+    read the registry made the tag listing raise NotFoundError, so the poller took the
+    repository for one that does not exist: status ``not_found``, and its tags left the view,
+    though the registry only failed to hand out a token. A token server's 404 is now an
+    unusable answer: ``unreadable``, and the tags stay."""
     registry = suite.instances["token-404"]
     assert outcomes["bug:token-404"] is not None, "three token requests answered 404"
     scrape = suite.scrape()
-    assert status_of(scrape, registry.host, "app") != NOT_FOUND
+    assert status_of(scrape, registry.host, "app") == UNREADABLE
     assert platforms_of(scrape, registry.host, "app", "good") == PRESENT, "its tags stay in view"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known bug, open in issue 10: "
-    "listed names are kept 90 days with no cap per repository",
-)
 def test_bug_names_a_registry_lists_once_pile_up_in_the_state(
     suite: Suite, outcomes: dict[str, Scrape | None]
 ) -> None:
     """A registry that lists fresh names at every poll (2,000 here; up to 200,000 a listing)
-    grows the state file by a row per name per poll, and archlag's memory with it: every name
-    ever listed is remembered (listing.py plan() adds each to first_listed, the poller saves it
-    in listed_tags) and, once gone, kept 90 days, though it never had a record nor was in view.
-    At the default 1m interval that is 2.9 million rows a day for this registry."""
+    grew the state file by a row per name per poll, and archlag's memory with it: every name
+    ever listed was remembered and, once gone, kept 90 days, though it never had a record nor
+    was in view (2.9 million rows a day at the default 1m interval). Absent names without a
+    record are now capped per watch (listing.MAX_ABSENT_UNRECORDED), and the cap is counted."""
     repository = "attack/list-rotating-names"
-    assert outcomes["bug:list-rotating-names"] is not None, "five listings read"
+    scrape = outcomes["bug:list-rotating-names"]
+    assert scrape is not None, "five listings read, the cap hit and counted"
     listings = suite.since_armed(suite.shared, f"/v2/{repository}/tags/list")
     path = f"file:{suite.workdir}/state.db?mode=ro"
     with contextlib.closing(sqlite3.connect(path, uri=True)) as db:
         query = "SELECT count(*) FROM listed_tags WHERE repository = ?"
         rows = db.execute(query, (repository,)).fetchone()[0]
-    assert rows <= 2 * ROTATING + 10, (
+    # The latest listing, the names missing from one listing (after the restart of the kill -9
+    # case, the two listings before it: which names were missing once is not kept), the cap.
+    assert rows <= 3 * ROTATING + MAX_ABSENT_UNRECORDED + 1, (
         f"{rows} names remembered after {listings} listings of {ROTATING} fresh names each"
     )
+    assert forgotten_names(scrape, suite.shared.host, repository) >= ROTATING
+    log = suite.archlag.log_path.read_text(errors="replace")
+    assert f"absent_names_forgotten registry={suite.shared.host} repository={repository}" in log

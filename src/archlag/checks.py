@@ -77,12 +77,14 @@ class TagChecker:
         checks.checked.add(tag)
         combined = None
         try:
-            digests = [await self._source.head_digest(repository, n) for n in target.names]
+            digests, refusal = await self._heads(target)
             combined = combine(target.names, digests)
+            if combined is not None and self._refused.get(tag) == combined:
+                return  # refused before, and counted then
+            if refusal is not None:
+                raise refusal
             if combined is not None and previous is not None and combined == previous.digest:
                 checks.contents[tag] = None
-                return
-            if combined is not None and self._refused.get(tag) == combined:
                 return
             contents = [
                 await self._source.fetch(repository, name, digest, with_created=with_created)
@@ -109,6 +111,24 @@ class TagChecker:
             log.exception(
                 "tag_check_crashed", extra={"archlag_fields": {**self._context, "tag": tag}}
             )
+
+    async def _heads(
+        self, target: Target
+    ) -> tuple[list[str | None], UnsupportedManifestError | None]:
+        """The digest of each name of ``target`` (``HEAD``), and a refusal whose digest is
+        known: a schema 1 manifest is refused at its ``HEAD``, and its digest is what lets
+        archlag remember the refusal instead of counting it again at every poll."""
+        digests: list[str | None] = []
+        refusal = None
+        for name in target.names:
+            try:
+                digests.append(await self._source.head_digest(self._repository, name))
+            except UnsupportedManifestError as exc:
+                if exc.digest is None:
+                    raise
+                digests.append(exc.digest)
+                refusal = refusal or exc
+        return digests, refusal
 
 
 def reason_for(error: RegistryError) -> str:

@@ -36,6 +36,7 @@ td.regressed{background:#f8cf9c;font-weight:600}
 td.absent{color:#999}
 tr.incomplete th,tr.incomplete td.status{background:#ffe89a}
 tr.incomplete th{border-left:.35em solid #d99a00}
+tr.unread th,tr.unread td.status{background:#fbdcdc}
 td.status{white-space:nowrap}
 td.status small{display:block;white-space:normal}
 tr.baseline th{font-style:italic}
@@ -105,10 +106,11 @@ def _repository(index: int, repo: RepositorySnapshot, now: float) -> str:
     platforms = sorted({p for view in repo.tags for p in _platforms(view)})
     header = "".join(f"<th scope='col'>{escape(str(p))}</th>" for p in platforms)
     rows = "".join(_row(view, platforms, now, repo.stall_after) for view in repo.tags)
+    rows += "".join(_unread_row(tag, error, len(platforms)) for tag, error in repo.unread.items())
     table = (
         f"<table class='matrix'><thead><tr><th scope='col'>tag</th>{header}"
         f"<th scope='col'>status</th></tr></thead><tbody>{rows}</tbody></table>"
-        if repo.tags
+        if rows
         else "<p>No tags yet.</p>"
     )
     return (
@@ -155,6 +157,17 @@ def _row(view: TagView, platforms: list[Platform], now: float, stall_after: floa
     return (
         f"<tr class='{row}' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
         f"<td class='status'><span class='state'>{status}</span>{small}</td></tr>"
+    )
+
+
+def _unread_row(tag: str, error: str, columns: int) -> str:
+    """A tag in view that no check could read yet: nothing is known of its platforms."""
+    name = escape(tag)
+    cells = f"<td class='absent' colspan='{columns}'>–</td>" if columns else ""
+    return (
+        f"<tr class='unread' data-tag='{name}'><th scope='row'>{name}</th>{cells}"
+        "<td class='status'><span class='state'>⚠ not read yet</span>"
+        f"<small>latest check failed: {escape(error)}</small></td></tr>"
     )
 
 

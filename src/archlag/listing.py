@@ -9,11 +9,16 @@ backend), so a listing never erases history on its own:
 * a listing that drops every tag, or more than :data:`SUSPECT_SHARE` of them at once, is
   *suspect*: logged and counted by the poller, and like any other confirmed by the next look;
 * an absent tag that is listed again is *returned*: its record and first-listed time resume;
-* records of tags absent for longer than :data:`RETENTION_SECONDS` are forgotten.
+* records of tags absent for longer than :data:`RETENTION_SECONDS` are forgotten;
+* absent names that never had a record (listed, never in view, never read) are kept only up to
+  :data:`MAX_ABSENT_UNRECORDED` per watch, the longest absent forgotten first: a registry that
+  lists fresh names at every poll cannot grow the state without bound. Such a name, if it is
+  ever listed again, counts as first listed then.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
@@ -21,6 +26,7 @@ from archlag.model import select_tags
 
 SUSPECT_SHARE = 0.5
 RETENTION_SECONDS = 90 * 86400.0  # how long records of tags that left the registry are kept
+MAX_ABSENT_UNRECORDED = 1000  # absent names without a record kept per watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,7 @@ class Known:
     absent_since: Mapping[str, float]
     missing_once: Mapping[str, float]
     selected: tuple[str, ...]
+    recorded: Collection[str] = ()  # tags with a record (a check read them once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +50,11 @@ class View:
     added: dict[str, float]  # tags first listed now
     returned: frozenset[str]  # absent tags listed again
     gone: frozenset[str]  # confirmed absent by this listing
-    forgotten: frozenset[str]  # absent for longer than the retention: records dropped
+    forgotten: frozenset[str]  # absent past the retention, or over the cap: records dropped
     selected: tuple[str, ...]
     suspect: bool  # dropped every tag, or most of them, at once
     dropped: int  # believed-present tags this listing lacks
+    capped: int = 0  # absent names without a record forgotten by MAX_ABSENT_UNRECORDED
 
 
 def plan(
@@ -63,7 +71,9 @@ def plan(
     missing_once = {t: now for t in missing if t not in gone}
     returned = frozenset(t for t in current if t in known.absent_since)
     absent = {t: s for t, s in known.absent_since.items() if t not in returned} | gone
-    forgotten = frozenset(t for t, since in absent.items() if now - since > RETENTION_SECONDS)
+    expired = {t for t, since in absent.items() if now - since > RETENTION_SECONDS}
+    capped = _over_cap(absent, expired, known)
+    forgotten = frozenset(expired | capped)
     first_listed = {t: at for t, at in known.first_listed.items() if t not in forgotten}
     first_listed.update(added)
     for tag in forgotten:
@@ -85,6 +95,7 @@ def plan(
         selected=tuple(select_tags(candidates, first_listed, limit)),
         suspect=_suspect(len(missing), len(present_before)),
         dropped=len(missing),
+        capped=len(capped),
     )
 
 
@@ -100,7 +111,20 @@ def unchanged(view: View, selected: tuple[str, ...]) -> View:
         selected=selected,
         suspect=False,
         dropped=0,
+        capped=0,
     )
+
+
+def _over_cap(absent: Mapping[str, float], expired: set[str], known: Known) -> set[str]:
+    """Absent names without a record beyond :data:`MAX_ABSENT_UNRECORDED`, longest absent
+    (then first listed longest ago) first."""
+    recorded = known.recorded
+    unrecorded = [t for t in absent if t not in expired and t not in recorded]
+    excess = len(unrecorded) - MAX_ABSENT_UNRECORDED
+    if excess <= 0:
+        return set()
+    first = known.first_listed
+    return set(heapq.nsmallest(excess, unrecorded, key=lambda t: (absent[t], first.get(t, 0.0), t)))
 
 
 def _suspect(dropped: int, before: int) -> bool:

@@ -27,7 +27,7 @@ from archlag.checks import Checks, TagChecker, Target, reason_for
 from archlag.config import Watch
 from archlag.findings import apply_findings
 from archlag.hints import Batch, Hints
-from archlag.listing import RETENTION_SECONDS, Known, View, plan, unchanged
+from archlag.listing import MAX_ABSENT_UNRECORDED, RETENTION_SECONDS, Known, View, plan, unchanged
 from archlag.model import Completion, TagState
 from archlag.platform_tags import Grouping, PlatformTags
 from archlag.platforms import Platform
@@ -196,7 +196,9 @@ class WatchPoller:
         current = [t for t in grouping.bases if matches(t)]
         new = [t for t in current if t not in state.first_listed]
         added = await self._first_listed(new, now)
-        known = Known(state.first_listed, state.absent_since, state.missing_once, state.selected)
+        known = Known(
+            state.first_listed, state.absent_since, state.missing_once, state.selected, state.tags
+        )
         view = plan(known, current, added, self.watch.settings.tags.limit, now)
         return _Listing(names or [], grouping, invalid, view, found)
 
@@ -321,6 +323,7 @@ class WatchPoller:
         state.tag_errors = {t: m for t, m in kept.items() if t in view.selected}
         state.invalid_tags = listing.invalid
         state.suspect_listings += int(view.suspect)
+        state.forgotten_names += view.capped
         state.regressions.update(record.regressions)
         state.unsupported.update(record.unsupported)
         state.generation += 1
@@ -367,6 +370,10 @@ class WatchPoller:
                        note="nothing leaves the view unless the next listing agrees")  # fmt: skip
         if view.gone:
             logs.event(log, logging.INFO, "tags_gone", **self._context, count=len(view.gone))
+        if view.capped:
+            logs.event(log, logging.WARNING, "absent_names_forgotten", **self._context,
+                       count=view.capped, kept=MAX_ABSENT_UNRECORDED,
+                       note="absent names without a record are kept up to the cap")  # fmt: skip
         logs.event(log, logging.DEBUG, "poll_done", **self._context,
                    checked=len(checks.contents), failures=len(checks.failed))  # fmt: skip
 
@@ -374,7 +381,7 @@ class WatchPoller:
 def _absence_changes(view: View) -> dict[str, float | None]:
     """Rows of listed_tags whose absent_since changes: set for tags gone, cleared for returns."""
     changes: dict[str, float | None] = dict.fromkeys(view.returned)
-    changes.update((t, view.absent_since[t]) for t in view.gone)
+    changes.update((t, view.absent_since[t]) for t in view.gone if t not in view.forgotten)
     return changes
 
 

@@ -119,12 +119,20 @@ class RepositorySnapshot:
     status: WatchStatus = field(default_factory=WatchStatus)
     invalid_tags: int = 0  # names in the latest listing that are not valid tags (ignored)
     suspect_listings: int = 0  # listings that dropped every tag or most of them at once
+    forgotten_names: int = 0  # absent names without a record forgotten by the cap
     changes: Mapping[str, int] = field(default_factory=dict)  # tags with new content: poll, event
     last_event: float | None = None  # when a push event for this watch was last accepted
     generation: int = 0  # changes whenever anything in this snapshot may have changed
     # False for watches with platform_tags: a tag's digest then combines several manifests
     manifest_digests: bool = True
     configured_platforms: frozenset[Platform] = frozenset()  # the watch's `platforms`
+    # tags in view that no check could read yet (no record): why their latest check failed
+    unread: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> int:
+        """Tags in view whose latest check failed, read before or not."""
+        return sum(1 for view in self.tags if view.error) + len(self.unread)
 
     @property
     def platforms(self) -> frozenset[Platform]:
@@ -191,6 +199,7 @@ class RepositoryState:
     tag_errors: dict[str, str] = field(default_factory=dict)
     invalid_tags: int = 0
     suspect_listings: int = 0
+    forgotten_names: int = 0
     unsaved: set[str] = field(default_factory=set)  # records fixed up at restore, to write
     changes: Counter[str] = field(default_factory=Counter)  # tags with new content, by cause
     last_event: float | None = None  # when a push event for this watch was last accepted
@@ -251,11 +260,17 @@ class RepositoryState:
             status=self.status,
             invalid_tags=self.invalid_tags,
             suspect_listings=self.suspect_listings,
+            forgotten_names=self.forgotten_names,
             changes=dict(self.changes),
             last_event=self.last_event,
             generation=self.generation,
             manifest_digests=manifest_digests,
             configured_platforms=configured_platforms,
+            unread={
+                t: self.tag_errors[t]
+                for t in self.selected
+                if t not in self.tags and t in self.tag_errors
+            },
         )
 
     def listed(self) -> list[str]:
@@ -277,9 +292,10 @@ def restore(
     """Rebuild a repository's in-memory state, histograms included, from what the store holds.
 
     The watch's current settings choose the view (a tag filter changed while archlag was
-    stopped takes effect before the first poll); every record is kept. Publications stored by
-    archlag 0.1 get an expectation now (see :func:`archlag.model.legacy_expectation`) and are
-    written back by the first poll.
+    stopped takes effect before the first poll), as a listing does: listed tags that no check
+    could read yet are in it too, so that the next poll checks them again. Every record is
+    kept. Publications stored by archlag 0.1 get an expectation now (see
+    :func:`archlag.model.legacy_expectation`) and are written back by the first poll.
     """
     tags = dict(record.tags)
     legacy = {t for t, s in tags.items() if s.publication.expectation is None}
@@ -302,7 +318,7 @@ def restore(
         backfill=backfill,
         unsaved=legacy,
     )
-    visible = [t for t in state.listed() if matches(t) and t in tags]
+    visible = [t for t in state.listed() if matches(t)]  # as a listing selects: unread too
     state.selected = tuple(select_tags(visible, state.first_listed, limit))
     for observation in record.observations:
         state.observe(observation.platform, observation.seconds, observation.estimated)

@@ -198,6 +198,10 @@ class Front:
     def heal(self) -> None:
         self.healed = True
 
+    def arm(self) -> None:
+        """Misbehave (again), for an attack that starts once archlag has read the registry."""
+        self.healed = False
+
 
 def status_head(status: int, headers: Iterable[tuple[str, str]] = ()) -> bytes:
     """A status line and header lines, without the blank line that ends them."""
@@ -786,6 +790,12 @@ class BearerAuth(Front):
     def heal(self) -> None:
         super().heal()
         self.server.heal()
+
+    def arm(self) -> None:
+        """Misbehave again, and revoke every token issued so far: archlag must ask anew."""
+        super().arm()
+        self.server.arm()
+        self.server.tokens.clear()
 
     async def handle(self, request: Request, conn: Connection) -> bool:
         if self._realm is None and await self.server.handle(request, conn):

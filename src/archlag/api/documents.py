@@ -46,6 +46,7 @@ def watch_document(repo: RepositorySnapshot) -> Document:
         "platforms": sorted(str(p) for p in repo.configured_platforms),
         "tags": len(repo.tags),
         "incomplete_tags": sum(not view.complete for view in repo.tags),
+        "failing_tags": repo.failing,
     }
 
 
@@ -68,6 +69,11 @@ def tags_document(
         "wanted": sorted(str(p) for p in wanted) if wanted else None,
         "expected_for_new_tag": _expectation(new_tag_expectation(repo)),
         "tags": [tag_document(view, wanted, repo.manifest_digests) for view in views],
+        "unread_tags": [
+            {"tag": name, "last_check_error": error}
+            for name, error in repo.unread.items()
+            if tag is None or name == tag
+        ],
     }
 
 

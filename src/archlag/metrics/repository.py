@@ -114,6 +114,12 @@ SUSPECT = Spec(
     "Tag listings that dropped every tag, or most of them, at once; nothing left the view "
     "unless the next listing agreed",
 )
+FORGOTTEN = Spec(
+    "archlag_watch_forgotten_names",
+    "counter",
+    "Absent tag names that never had a record, forgotten because the watch kept 1,000 such "
+    "names (a registry listing fresh names at every poll)",
+)
 
 CHANGES = Spec(
     "archlag_watch_changes",
@@ -130,7 +136,8 @@ LAST_EVENT = Spec(
 SPECS = (
     AVAILABLE, PLATFORM_FIRST_SEEN, LAST_ABSENT, TAG_FIRST_SEEN, COMPLETE, SOURCE, SPREAD,
     DELAY, SPREAD_ESTIMATED, DELAY_ESTIMATED, STALL, INTERVAL, REGRESSIONS, LAST_SUCCESS,
-    POLL_ERRORS, UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, CHANGES, LAST_EVENT,
+    POLL_ERRORS, UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, FORGOTTEN, CHANGES,
+    LAST_EVENT,
 )  # fmt: skip
 
 
@@ -200,6 +207,7 @@ class _Held:
                     self.histogram(DELAY_ESTIMATED, labels, histogram)
         self.counter(POLL_ERRORS, base, repo.poll_errors)
         self.counter(SUSPECT, base, repo.suspect_listings)
+        self.counter(FORGOTTEN, base, repo.forgotten_names)
         for cause in ("poll", "event"):
             self.counter(
                 CHANGES, with_label(base, "detected_by", cause), repo.changes.get(cause, 0)
@@ -239,7 +247,6 @@ def _watch(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> N
             text.sample(STATUS.name, with_label(base, "status", status), value)
         )
     families[IGNORED.name].add(text.sample(IGNORED.name, base, repo.invalid_tags))
-    failing = sum(1 for view in repo.tags if view.error)
-    families[FAILING.name].add(text.sample(FAILING.name, base, failing))
+    families[FAILING.name].add(text.sample(FAILING.name, base, repo.failing))
     if repo.last_event is not None:
         families[LAST_EVENT.name].add(text.sample(LAST_EVENT.name, base, repo.last_event))

@@ -147,7 +147,8 @@ class Authenticator:
         Raises:
             UnauthorizedError: Basic auth is required and no usable credentials are configured.
             CredentialsError: the credentials could not be loaded or cannot be sent.
-            BadResponseError: a bearer challenge without a usable realm.
+            BadResponseError: a bearer challenge without a usable realm, a token server that
+                answered 404 or a token that cannot be used.
             RegistryError: the token request failed.
         """
         if sent is not None and sent.token_key is None:
@@ -244,10 +245,12 @@ class Authenticator:
             body = await self._fetch_token(
                 "GET", url.copy_merge_params(tuple(params)), headers, None, where
             )
-        except NotFoundError as exc:
-            # A token realm that is not there refuses archlag a token; the repository may well
-            # exist, so its tags must not leave the view as a missing repository's do.
-            raise where.error(UnauthorizedError, exc.message) from None
+        except NotFoundError:
+            # The realm the registry named serves no tokens: a broken or moved token server, not
+            # a missing repository (whose tags would leave the view) nor refused credentials.
+            raise where.error(
+                BadResponseError, "token server answered 404: the realm serves no tokens"
+            ) from None
         return parse_token_response(body, now=self._clock(), where=where)
 
     def _may_send_credentials(self, url: httpx.URL) -> bool:

@@ -149,7 +149,13 @@ class RegistryClient(SessionClient):
         )
 
     async def head_manifest(self, repository: str, reference: str) -> ManifestHead:
-        """Digest and media type of a manifest without downloading it (``HEAD``, no quota)."""
+        """Digest and media type of a manifest without downloading it (``HEAD``, no quota).
+
+        Raises:
+            UnsupportedManifestError: a schema1 media type (with the digest, if the registry
+                sent one).
+            RegistryError: the request failed.
+        """
         where = self._manifest_where(repository, reference)
         reply = await self._request(
             "HEAD",
@@ -160,10 +166,10 @@ class RegistryClient(SessionClient):
             accept=", ".join(MANIFEST_ACCEPT),
         )
         media_type = content_type(reply.headers, where)
-        reject_schema1(media_type, where)
         digest = content_digest(reply.headers, where)
         if digest is None and is_digest(reference):
             digest = reference
+        reject_schema1(media_type, where, digest)  # with the digest: the refusal is remembered
         return ManifestHead(digest, media_type)
 
     async def get_manifest(self, repository: str, reference: str) -> Manifest:

@@ -267,12 +267,18 @@ def manifest_media_type(content_type: str, body: bytes) -> str:
     return content_type
 
 
-def reject_schema1(media_type: str, where: Where) -> None:
+def reject_schema1(media_type: str, where: Where, digest: str | None = None) -> None:
+    """Refuse a Docker schema 1 manifest (``digest``: its digest, if known, for the error).
+
+    Raises:
+        UnsupportedManifestError: ``media_type`` is a schema 1 type (reason ``schema1``).
+    """
     if media_type in SCHEMA1_TYPES:
         raise where.unsupported(
             "schema1",
             f"registry sent a Docker schema1 manifest ({media_type}), which is deprecated and "
             "unsupported (it has no platform list)",
+            digest,
         )
 
 

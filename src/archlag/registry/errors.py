@@ -99,13 +99,16 @@ class Where:
             raise self.error(BadResponseError, f"{what} is not a JSON object")
         return document
 
-    def unsupported(self, reason: str, message: str) -> UnsupportedManifestError:
+    def unsupported(
+        self, reason: str, message: str, digest: str | None = None
+    ) -> UnsupportedManifestError:
         return UnsupportedManifestError(
             message,
             reason=reason,
             registry=self.registry,
             repository=self.repository,
             reference=self.reference,
+            digest=digest,
         )
 
 
@@ -188,7 +191,11 @@ class BadResponseError(RegistryError):
 
 
 class UnsupportedManifestError(BadResponseError):
-    """A well-formed manifest archlag cannot read; ``reason`` is in :data:`UNSUPPORTED_REASONS`."""
+    """A well-formed manifest archlag cannot read; ``reason`` is in :data:`UNSUPPORTED_REASONS`.
+
+    ``digest`` is the refused manifest's digest when the registry gave it (a ``HEAD`` that
+    already shows a schema 1 media type), so that a caller can remember the refusal.
+    """
 
     def __init__(
         self,
@@ -198,11 +205,13 @@ class UnsupportedManifestError(BadResponseError):
         registry: str,
         repository: str | None = None,
         reference: str | None = None,
+        digest: str | None = None,
     ) -> None:
         if reason not in UNSUPPORTED_REASONS:
             raise ValueError(f"unknown unsupported-manifest reason {reason!r}")
         super().__init__(message, registry=registry, repository=repository, reference=reference)
         self.reason = reason
+        self.digest = digest
 
 
 class RegistryConnectionError(RegistryError):
