@@ -11,10 +11,12 @@ tag_pages              a tag listing needed more than ``client.MAX_TAG_PAGES`` p
 tags_per_listing       a tag listing held more than ``client.MAX_TAGS_PER_LISTING`` tags (or bytes
                        beyond ``client.MAX_LISTING_BYTES``)
 platforms_per_index    a tag offered more than ``content.MAX_PLATFORMS`` platforms (once per fetch)
-body_too_large         a body was larger than the limit for its kind
+body_too_large         a body was larger than the limit for its kind, inflated or not, or was
+                       compressed more than once (``bodies.read_body``)
 json_too_deep          a JSON body was nested deeper than ``jsonbody.MAX_DEPTH``
 bad_header             a header value was refused: Docker-Content-Digest, Content-Type, Link,
-                       WWW-Authenticate (too long, too many, a bearer challenge without realm)
+                       WWW-Authenticate (too long, too many, a bearer challenge without realm),
+                       a Content-Encoding archlag did not ask for
 bad_url                no URL could be built from what the registry sent: a ``Link`` target, a
                        realm, a ``next`` page, or a next page on another origin
 bad_token              a token server answered with a token that cannot be sent in a header

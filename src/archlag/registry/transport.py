@@ -20,7 +20,6 @@ and turn replies into results.
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import anyio
 import httpx
 
 import archlag
+from archlag.registry.bodies import ACCEPT_ENCODING, BodyError, read_body
 from archlag.registry.errors import (
     BadResponseError,
     RateLimitedError,
@@ -55,8 +55,6 @@ from archlag.registry.ratelimit import (
 
 MAX_SMALL_BYTES = 64 << 10  # /v2/ and error bodies (error bodies are truncated, not refused)
 DEFAULT_MAX_BACKOFF = 3600.0
-
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class RequestObserver(Protocol):
@@ -175,7 +173,11 @@ class HttpSession:
             transport=transport,
             follow_redirects=True,  # httpx drops Authorization on cross-origin redirects
             timeout=timeout,
-            headers={"User-Agent": f"archlag/{archlag.__version__}"},
+            # Only what bodies.read_body inflates itself, within the body's limit.
+            headers={
+                "User-Agent": f"archlag/{archlag.__version__}",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
         )
 
     async def aclose(self) -> None:
@@ -292,11 +294,13 @@ class HttpSession:
             success = 200 <= response.status_code < 300
             if request.method == "HEAD":  # Content-Length describes the GET body, which never comes
                 body: bytes | None = b""
-            elif stacked_encodings(response):
-                where.hit("body_too_large")
-                raise where.error(BadResponseError, "response is compressed more than once")
             else:
-                body = await read_body(response, request.limit if success else MAX_SMALL_BYTES)
+                try:
+                    body = await read_body(response, request.limit if success else MAX_SMALL_BYTES)
+                except BodyError as exc:
+                    if exc.limit is not None:
+                        where.hit(exc.limit)
+                    raise where.error(BadResponseError, str(exc)) from None
             if body is None:
                 if success:
                     where.hit("body_too_large")
@@ -356,31 +360,3 @@ class SessionClient:
     def status(self) -> ClientStatus:
         """Latest rate-limit figures, back-off deadline (unix time), quota GETs and caps hit."""
         return self._session.status()
-
-
-def stacked_encodings(response: httpx.Response) -> bool:
-    """Whether the body is compressed more than once (``Content-Encoding: gzip, gzip``): httpx
-    decodes every layer of a chunk at once, with no bound, so a few hundred bytes would become
-    hundreds of megabytes before any size limit is seen."""
-    encodings = [
-        e.strip().lower()
-        for value in response.headers.get_list("content-encoding")
-        for e in value.split(",")
-        if e.strip() and e.strip().lower() != "identity"
-    ]
-    return len(encodings) > 1
-
-
-async def read_body(response: httpx.Response, limit: int) -> bytes | None:
-    """The body, or None if it is longer than ``limit`` bytes."""
-    declared = response.headers.get("content-length", "").strip()
-    if _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
