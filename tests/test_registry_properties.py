@@ -381,7 +381,13 @@ def test_names_match_in_full(text: str) -> None:
 
 
 @given(
-    st.text(alphabet=st.characters(blacklist_characters="*"), min_size=4, max_size=30),
+    # Secrets are text archlag can send: lone surrogates (bytes that were not UTF-8) are refused
+    # before anything is sent (credentials.unsendable), and `s.encode()` below would raise.
+    st.text(
+        alphabet=st.characters(blacklist_characters="*", blacklist_categories=("Cs",)),
+        min_size=4,
+        max_size=30,
+    ),
     st.text(max_size=20),
     st.text(max_size=20),
     st.sampled_from([str, repr, json.dumps, lambda s: repr(s.encode())]),
