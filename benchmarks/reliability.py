@@ -8,7 +8,7 @@ Usage, from the repository root: python -m benchmarks.reliability [healthy|catal
   ``/-/healthy`` is asked every 50 ms. Prints the ``/metrics`` size, the ``/-/healthy`` latency
   (median, p99, max), scrapes served, and archlag's peak memory (VmHWM). Then the same number of
   clients that ask for ``/metrics`` and never read it: ``/-/healthy`` latency and memory growth.
-- ``catalog [SECONDS]`` (default 60): the attack catalog of tests/test_reliability.py against
+- ``catalog [SECONDS]`` (default 60): the attack catalog of tests/support/reliability/ against
   one archlag for SECONDS (and until every case's outcome held); prints how many held, the
   ``/-/healthy`` latency meanwhile, archlag's peak memory (VmHWM) and its memory now (VmRSS).
 """
@@ -26,8 +26,11 @@ from pathlib import Path
 
 import httpx
 from tests.support.archlag_process import ArchlagProcess
-from tests.test_reliability import ATTACKS, REGISTRY_ATTACKS, arm_all, outcome, prepare
-from tests.test_reliability import registry_outcome as registry_outcome_of
+from tests.support.reliability.outcomes import outcome
+from tests.support.reliability.outcomes import registry_outcome as registry_outcome_of
+from tests.support.reliability.registry_attacks import REGISTRY_ATTACKS
+from tests.support.reliability.repository_attacks import ATTACKS
+from tests.support.reliability.suite import arm_all, prepare
 from tests.test_reliability_memory import memory, prefill_state
 
 MIB = 1 << 20
