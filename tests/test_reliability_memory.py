@@ -31,7 +31,8 @@ from archlag.model import Content, apply_content, begin_expectations
 from archlag.platforms import parse_platform
 from archlag.store import PollRecord, SQLiteStore
 from tests.support.archlag_process import ArchlagProcess
-from tests.support.hostile_registry import HostileRegistry, bomb_bytes, gzip_bomb
+from tests.support.hostile_answers import bomb_bytes, gzip_bomb
+from tests.support.hostile_registry import HostileRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -45,15 +45,10 @@ import pytest
 
 from tests.conftest import running_registry
 from tests.support.archlag_process import ArchlagProcess, Scrape
-from tests.support.hostile_registry import (
-    BasicAuth,
-    BearerAuth,
-    Front,
-    HostileRegistry,
-    TokenServer,
-    echo_authorization,
-    echo_body,
-)
+from tests.support.hostile_answers import echo_authorization, echo_body
+from tests.support.hostile_fronts import BasicAuth, BearerAuth, TokenServer
+from tests.support.hostile_http import Front
+from tests.support.hostile_registry import HostileRegistry
 from tests.support.planted import basic_forms, printed_forms
 from tests.support.pusher import Pusher
 

@@ -3,9 +3,7 @@ bounds on waiting."""
 
 from __future__ import annotations
 
-from tests.support.hostile_registry import (
-    GOOD_PLATFORMS,
-)
+from tests.support.hostile_http import GOOD_PLATFORMS
 
 OK, NOT_FOUND, DENIED, UNAUTHORIZED = "ok", "not_found", "denied", "unauthorized"
 UNREADABLE, UNREACHABLE, RATE_LIMITED = "unreadable", "unreachable", "rate_limited"

@@ -9,10 +9,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tests.support.archlag_process import Scrape
-from tests.support.hostile_registry import (
-    HostileRegistry,
-    Throttle,
-)
+from tests.support.hostile_fronts import Throttle
+from tests.support.hostile_registry import HostileRegistry
 from tests.support.reliability.common import OK, PRESENT, REDOS_TAG
 from tests.support.reliability.registry_attacks import RegistryAttack
 from tests.support.reliability.repository_attacks import ROTATING, Attack

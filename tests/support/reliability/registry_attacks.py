@@ -40,23 +40,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.hostile_registry import (
+from tests.support.hostile_answers import answer, deep_json, endless, huge_headers, json_answer
+from tests.support.hostile_fronts import (
     AddHeaders,
     BasicAuth,
     BearerAuth,
     Failing,
-    Front,
-    Handler,
-    HostileRegistry,
     RedirectAll,
     Throttle,
     TokenServer,
-    answer,
-    deep_json,
-    endless,
-    huge_headers,
-    json_answer,
 )
+from tests.support.hostile_http import Front, Handler
+from tests.support.hostile_registry import HostileRegistry
 from tests.support.reliability.common import (
     DENIED,
     OK,

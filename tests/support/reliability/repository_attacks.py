@@ -84,33 +84,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.hostile_registry import (
-    OCI_INDEX,
-    OCI_MANIFEST,
-    SCHEMA1,
-    Connection,
-    Handler,
-    HostileRegistry,
-    Repository,
-    Request,
+from tests.support.hostile_answers import (
     answer,
     declared_length,
     deep_json,
-    digest_of,
     endless,
     gzip_bomb,
     hang,
     huge_headers,
-    index_body,
     json_answer,
     lying_length,
     pages,
     raw,
     redirect,
     reset,
-    status_head,
     trickle,
 )
+from tests.support.hostile_http import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    SCHEMA1,
+    Connection,
+    Handler,
+    Request,
+    digest_of,
+    status_head,
+)
+from tests.support.hostile_registry import HostileRegistry, Repository, index_body
 
 # -- the catalog --------------------------------------------------------------------------------
 from tests.support.reliability.common import (

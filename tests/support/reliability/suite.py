@@ -15,10 +15,8 @@ import httpx
 
 from tests.conftest import running_registry
 from tests.support.archlag_process import ArchlagProcess, Scrape
-from tests.support.hostile_registry import (
-    Front,
-    HostileRegistry,
-)
+from tests.support.hostile_http import Front
+from tests.support.hostile_registry import HostileRegistry
 from tests.support.pusher import Descriptor, Pusher
 from tests.support.reliability.common import (
     BOTH,
