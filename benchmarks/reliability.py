@@ -4,10 +4,11 @@ Usage, from the repository root: python -m benchmarks.reliability [healthy|catal
 
 - ``healthy [TAGS] [CLIENTS] [SECONDS]`` (default 10000 100 20): a state of TAGS tags x 4
   platforms (100 per repository) is written through archlag's store; the real ``archlag``
-  serves it while CLIENTS threads scrape ``/metrics`` as fast as they can for SECONDS, and
-  ``/-/healthy`` is asked every 50 ms. Prints the ``/metrics`` size, the ``/-/healthy`` latency
-  (median, p99, max), scrapes served, and archlag's peak memory (VmHWM). Then the same number of
-  clients that ask for ``/metrics`` and never read it: ``/-/healthy`` latency and memory growth.
+  serves it while CLIENTS threads of another process scrape ``/metrics`` as fast as they can for
+  SECONDS, and ``/-/healthy`` is asked every 50 ms. Prints the ``/metrics`` size, the
+  ``/-/healthy`` latency (median, p99, max), scrapes served, and archlag's peak memory (VmHWM).
+  Then the same number of clients that ask for ``/metrics`` and never read it: ``/-/healthy``
+  latency and memory growth.
 - ``catalog [SECONDS]`` (default 60): the attack catalog of tests/support/reliability/ against
   one archlag for SECONDS (and until every case's outcome held); prints how many held, the
   ``/-/healthy`` latency meanwhile, archlag's peak memory (VmHWM) and its memory now (VmRSS).
@@ -16,6 +17,7 @@ Usage, from the repository root: python -m benchmarks.reliability [healthy|catal
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import socket
 import statistics
 import sys
@@ -76,6 +78,15 @@ def scrapers(url: str, clients: int, stop: threading.Event) -> list[int]:
     return served
 
 
+def crowd_process(
+    url: str, clients: int, seconds: float, served: multiprocessing.Queue[int]
+) -> None:
+    """In a process of its own: ``clients`` scrapers for ``seconds``; puts how many were served."""
+    stop = threading.Event()
+    threading.Timer(seconds, stop.set).start()
+    served.put(sum(scrapers(url, clients, stop)))
+
+
 def healthy(tags: int, clients: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -88,16 +99,19 @@ def healthy(tags: int, clients: int, seconds: float) -> None:
             idle = threading.Event()
             threading.Timer(5, idle.set).start()
             print(summary("healthy_idle", latencies(archlag.url, idle)))
-            stop = threading.Event()
-            crowd: list[int] = []
-            crowd_thread = threading.Thread(
-                target=lambda: crowd.extend(scrapers(archlag.url, clients, stop))
+            # The crowd scrapes from another process: in this one, 100 threads reading 20 MB
+            # each would hold the GIL and delay the /-/healthy prober, not archlag.
+            served: multiprocessing.Queue[int] = multiprocessing.Queue()
+            crowd = multiprocessing.Process(
+                target=crowd_process, args=(archlag.url, clients, seconds, served)
             )
-            crowd_thread.start()
+            crowd.start()
+            stop = threading.Event()
             threading.Timer(seconds, stop.set).start()
             print(summary("healthy_while_scraped", latencies(archlag.url, stop)))
-            crowd_thread.join()
-            print(f"scrapes_served={sum(crowd)} in {seconds:.0f}s")
+            total = served.get(timeout=180)
+            crowd.join(timeout=10)
+            print(f"scrapes_served={total} in {seconds:.0f}s")
             print(f"peak_rss_mib={memory(pid, 'VmHWM') / MIB:.0f}")
             never_reading(archlag, clients, seconds)
 

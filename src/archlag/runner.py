@@ -103,7 +103,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
     exposition = Exposition(
         lambda: supervisor.snapshot(),  # noqa: PLW0108 - the supervisor is made below
         live=lambda: live_families(
-            supervisor.snapshot().registries,
+            supervisor.registries(),
             state_file_ok=store.problem() is None,
             version=__version__,
             shard=options.shard,

@@ -109,10 +109,12 @@ class Supervisor:
         return self.config.receivers
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(
-            tuple(_repository_snapshot(p) for p in self.pollers()),
-            tuple(registry_status(c) for c in self._clients.values()),
-        )
+        return Snapshot(tuple(_repository_snapshot(p) for p in self.pollers()), self.registries())
+
+    def registries(self) -> tuple[RegistryStatus, ...]:
+        """What each registry told its client about its limits: cheap, for every scrape (a
+        whole snapshot copies every tag in view)."""
+        return tuple(registry_status(c) for c in self._clients.values())
 
     def clients(self) -> list[RegistryClient]:
         return list(self._clients.values())
