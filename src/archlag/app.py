@@ -77,7 +77,8 @@ class ChunkedBody(Response):
     """A response sent in pieces without joining them: the big rendering is shared by every
     scrape, so no scrape copies it. Each piece is at most :data:`PIECE_BYTES`, and the server
     sends the next only once the socket took the last (it awaits the write buffer's drain), so
-    a client that never reads holds one piece, not a copy of the whole rendering."""
+    a client that never reads holds a few pieces (the piece, the server's copy of it, what the
+    socket did not take), not a copy of the whole rendering."""
 
     def __init__(self, chunks: Sequence[bytes], media_type: str) -> None:
         super().__init__(b"", media_type=media_type)
