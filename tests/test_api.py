@@ -260,3 +260,28 @@ def test_a_tls_error_against_a_plain_http_registry_names_insecure(registry, push
     assert result.returncode == 2
     assert "add --insecure" in result.stderr
     assert result.stderr.count("\n") == 1, "one line"
+
+
+@pytest.mark.anyio
+async def test_one_watch_is_looked_up_without_a_snapshot_of_every_watch() -> None:
+    amd = parse_platform("linux/amd64")
+    repo = _repository(_view("1.0", {amd: 10.0}, amd))
+    asked: list[tuple[str, str]] = []
+
+    def whole() -> Snapshot:
+        raise AssertionError("the whole snapshot was taken for one watch")
+
+    def one(registry: str, repository: str) -> RepositorySnapshot | None:
+        asked.append((registry, repository))
+        return repo if (registry, repository) == ("r.example", REPO) else None
+
+    app = create_app(Exposition(whole), whole, Readiness(0, 0), "1", repository=one)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://archlag") as client:
+        tags = await client.get("/api/v1/tags", params={"image": f"r.example/{REPO}:1.0"})
+        releases = await client.get(f"/api/v1/renovate/r.example/{REPO}")
+        unknown = await client.get("/api/v1/tags", params={"image": "r.example/other/app"})
+    assert [t["tag"] for t in valid(tags.json(), "tags")["tags"]] == ["1.0"]
+    assert [r["version"] for r in releases.json()["releases"]] == ["1.0"]
+    assert unknown.status_code == 404
+    assert asked == [("r.example", REPO), ("r.example", REPO), ("r.example", "other/app")]

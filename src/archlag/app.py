@@ -24,7 +24,7 @@ from archlag.config import Config
 from archlag.config.view import render_config
 from archlag.metrics import OPENMETRICS, TEXT, Exposition
 from archlag.metrics.hold import Scraper
-from archlag.state import Snapshot
+from archlag.state import RepositorySnapshot, Snapshot
 
 # The pages run no script at all; say so, and keep browsers from sniffing types or framing them.
 _PAGE_HEADERS = {
@@ -112,6 +112,7 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     reload: Callable[[str], Awaitable[str | None]] | None = None,
     export: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
+    repository: Callable[[str, str], RepositorySnapshot | None] | None = None,
 ) -> Starlette:
     """The main app; ``extra_routes`` are served beside its own (the event receivers, when they
     share the main address). ``reload`` (the lifecycle endpoints enabled) serves ``POST
@@ -164,7 +165,7 @@ def create_app(
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", ready, methods=["GET", "HEAD"]),
             Route("/-/reload", reload_config, methods=["POST", "PUT"]),
-            *api_routes(snapshot, export),
+            *api_routes(snapshot, export, repository),
             *extra_routes,
         ]
     )

@@ -137,6 +137,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         extra_routes=() if options.events_listen else receivers,
         reload=reloader.reload if options.enable_lifecycle else None,
         export=export,
+        repository=supervisor.repository_snapshot,
     )
     servers = [(app, _server_config(options.listen))]
     if options.events_listen:

@@ -111,6 +111,11 @@ class Supervisor:
     def snapshot(self) -> Snapshot:
         return Snapshot(tuple(_repository_snapshot(p) for p in self.pollers()), self.registries())
 
+    def repository_snapshot(self, registry: str, repository: str) -> RepositorySnapshot | None:
+        """One watch's snapshot (None if it is not watched here), for the API."""
+        poller = self.poller(registry, repository)
+        return _repository_snapshot(poller) if poller is not None else None
+
     def registries(self) -> tuple[RegistryStatus, ...]:
         """What each registry told its client about its limits: cheap, for every scrape (a
         whole snapshot copies every tag in view)."""
