@@ -3,6 +3,7 @@
 - :mod:`~archlag.store.records`: the values read and written, the :class:`Store` seam and
   :class:`StoreError`;
 - :mod:`~archlag.store.sqlite`: :class:`SQLiteStore`, one transaction per poll;
+- :mod:`~archlag.store.rows`: a repository's rows read into records, and a poll written;
 - :mod:`~archlag.store.schema`: the schema and its migrations;
 - :mod:`~archlag.store.lock`: one writer per file, and noticing a deleted or replaced file;
 - :mod:`~archlag.store.transfer`: one repository's rows, from one state file into another.
