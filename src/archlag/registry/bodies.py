@@ -65,19 +65,18 @@ async def read_body(response: httpx.Response, limit: int) -> bytes | None:
     inflate = zlib.decompressobj(_WBITS[layers[0]]) if layers else None
     chunks: list[bytes] = []
     size = 0
+
+    def fits(pieces: list[bytes]) -> bool:
+        nonlocal size
+        chunks.extend(pieces)
+        size += sum(len(piece) for piece in pieces)
+        return size <= limit
+
     async for raw in response.aiter_raw():
-        pieces = [raw] if inflate is None else _inflate(inflate, raw, limit - size + 1)
-        for piece in pieces:
-            size += len(piece)
-            if size > limit:
-                return None
-            chunks.append(piece)
-    if inflate is not None:
-        tail = _inflate(inflate, b"", limit - size + 1, final=True)
-        size += sum(len(piece) for piece in tail)
-        if size > limit:
+        if not fits([raw] if inflate is None else _inflate(inflate, raw, limit - size + 1)):
             return None
-        chunks.extend(tail)
+    if inflate is not None and not fits(_inflate(inflate, b"", limit - size + 1, final=True)):
+        return None
     return b"".join(chunks)
 
 
