@@ -32,7 +32,7 @@ from tests.support.archlag_process import ArchlagProcess, Scrape, free_port  # n
 from tests.support.pusher import Pusher  # noqa: E402
 from tests.test_events_end_to_end import notifications  # noqa: E402
 
-from archlag.durations import parse_duration  # noqa: E402
+from archlag.core.durations import parse_duration  # noqa: E402
 
 REPO = "bench/app"
 HOOK_TOKEN = secrets.token_hex(16)  # loopback only, a new one each run

@@ -13,10 +13,11 @@ import statistics
 import sys
 import time
 
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content, begin_expectations
+from archlag.core.snapshots import Snapshot
 from archlag.metrics import Exposition
-from archlag.model import Content, apply_content, begin_expectations
-from archlag.platforms import parse_platform
-from archlag.state import RepositoryState, Snapshot
+from archlag.polling.repository_state import RepositoryState
 
 PLATFORMS = [parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7", "linux/386")]
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import anyio
 
 from archlag.config import TagFilter, Watch, WatchSettings
-from archlag.model import Content
-from archlag.platforms import parse_platform
-from archlag.poller import WatchPoller
-from archlag.reference import parse_reference
-from archlag.state import restore
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content
+from archlag.core.references import parse_reference
+from archlag.polling.poller import WatchPoller
+from archlag.polling.repository_state import restore
 from archlag.store import SQLiteStore
 
 PLATFORMS = [parse_platform(p) for p in ("linux/amd64", "linux/arm64")]

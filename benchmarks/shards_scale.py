@@ -46,8 +46,8 @@ from tests.support.archlag_process import ArchlagProcess  # noqa: E402
 from tests.support.pusher import Pusher  # noqa: E402
 from tests.support.registry_server import RegistryServer  # noqa: E402
 
-from archlag.durations import parse_duration  # noqa: E402
-from archlag.sharding import shard_of  # noqa: E402
+from archlag.core.durations import parse_duration  # noqa: E402
+from archlag.core.sharding import shard_of  # noqa: E402
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

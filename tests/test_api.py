@@ -2,7 +2,7 @@
 
 Against the real registry and the real ``archlag`` process where the claim is about what a user
 gets; in process, with a hand-built snapshot, for strings a registry would never send. Every
-answer is validated against the API's JSON Schema (src/archlag/api/schema.json).
+answer is validated against the API's JSON Schema (src/archlag/web/api/schema.json).
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ import httpx
 import jsonschema
 import pytest
 
-from archlag.app import Readiness, create_app
+from archlag.core.platforms import Platform, parse_platform
+from archlag.core.publication import CONFIGURED, Expectation, PlatformState, Publication, TagState
+from archlag.core.snapshots import RepositorySnapshot, Snapshot, TagView
+from archlag.core.status import WatchStatus
 from archlag.metrics import Exposition
-from archlag.model import CONFIGURED, Expectation, PlatformState, Publication, TagState
-from archlag.platforms import Platform, parse_platform
-from archlag.state import RepositorySnapshot, Snapshot, TagView, WatchStatus
+from archlag.web.app import Readiness, create_app
 from tests.support.archlag_process import ArchlagProcess, run_archlag
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 from tests.support.snapshots import repository_snapshot
 
 SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "src/archlag/api/schema.json").read_text(encoding="utf-8")
+    (Path(__file__).parent.parent / "src/archlag/web/api/schema.json").read_text(encoding="utf-8")
 )
 REPO = "demo/app"
 BOTH = ["linux/amd64", "linux/arm64"]

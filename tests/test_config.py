@@ -15,7 +15,7 @@ from archlag.config import (
     parse_config,
     split_listen_address,
 )
-from archlag.platforms import parse_platform
+from archlag.core.platforms import parse_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHLAG = [sys.executable, "-m", "archlag.cli"]

@@ -13,7 +13,7 @@ from archlag.config.loader import TOP_LEVEL_KEYS, WATCH_KEYS
 from archlag.config.registries import REGISTRY_KEYS
 from archlag.config.tag_filter import TagFilter
 from archlag.config.view import render_config
-from archlag.reference import parse_reference
+from archlag.core.references import parse_reference
 from archlag.secrets import Secret
 from tests.support.archlag_process import run_archlag
 

@@ -7,37 +7,42 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from archlag.metrics import RequestMetrics, live_families, render_snapshot
-from archlag.metrics.events import EventMetrics
-from archlag.model import Content, apply_content, begin_expectations
-from archlag.platforms import parse_platform
-from archlag.state import RegistryStatus, RepositoryState, Snapshot
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content, begin_expectations
+from archlag.core.snapshots import LiveSnapshot, RegistryStatus, Snapshot
+from archlag.events.event_tally import EventTally
+from archlag.metrics import render_snapshot
+from archlag.polling.repository_state import RepositoryState
+from archlag.registry.request_tally import RequestTally
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def exported_metrics() -> dict[str, str]:
     """Every metric family archlag exports, with its type, from a small but full state."""
-    repo = RepositoryState("docker.io", "gotify/server", (0.0, 60.0), last_poll_success=1.0)
+    figures = WatchFigures(last_poll_success=1.0, last_poll_ok=True, last_event=1.0)
+    repo = RepositoryState("docker.io", "gotify/server", (0.0, 60.0), figures=figures)
     amd = parse_platform("linux/amd64")
     found = Content("sha256:i", {amd: "sha256:a"})
     state = apply_content(None, "1.0", found, 1.0, absent_at=0.5).state
     repo.tags = begin_expectations({"1.0": state}, frozenset({amd}))
-    repo.selected, repo.last_poll_ok = ("1.0",), True
+    repo.selected = ("1.0",)
     repo.delays[amd] = repo.spread
     repo.backfill = True
-    registry = CollectorRegistry()
-    RequestMetrics(registry).request_finished("docker.io", "HEAD", "ok", 0.1)
-    events = EventMetrics(registry, ["local"])
+    requests, events = RequestTally(), EventTally(["local"])
+    requests.known("docker.io")
+    requests.request_finished("docker.io", "HEAD", "ok", 0.1)
     events.proven("local", 1.0)
-    repo.last_event = 1.0
-    live = live_families(
-        (RegistryStatus("docker.io", 100, 50, 21600.0),), state_file_ok=True, version="0"
+    live = LiveSnapshot(
+        registries=(RegistryStatus("docker.io", 100, 50, 21600.0),),
+        requests=requests.snapshot(),
+        receivers=events.snapshot(),
+        version="0",
     )
-    text = render_snapshot(Snapshot((repo.snapshot(60, 60),)), live=live, registry=registry)
+    text = render_snapshot(Snapshot((repo.snapshot(60, 60),)), live=live)
     return {f.name: f.type for f in text_string_to_metric_families(text)}
 
 

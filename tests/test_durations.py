@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archlag.durations import (
+from archlag.core.durations import (
     MAX_DURATION_SECONDS,
     MAX_DURATION_TEXT,
     DurationError,

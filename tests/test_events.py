@@ -15,15 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from archlag.config import Receiver
+from archlag.core.snapshots import LiveSnapshot
 from archlag.events import Dispatcher, event_routes
+from archlag.events.budget import EventBudget
+from archlag.events.event_tally import EventTally
 from archlag.events.payloads import MalformedPayloadError, PushEvent, parse
-from archlag.events.ratelimit import EventBudget
-from archlag.metrics.events import EventMetrics
 from archlag.secrets import Secret
+from tests.support.scrape import LiveScrape
 
 SECRET = "r3ceiver-s3cret"
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -221,7 +222,7 @@ def receiver(kind: str, **extra: Any) -> Receiver:
 
 def serve(
     *receivers: Receiver,
-) -> tuple[httpx.AsyncClient, dict[tuple[str, str], Recorder], CollectorRegistry]:
+) -> tuple[httpx.AsyncClient, dict[tuple[str, str], Recorder], LiveScrape]:
     watches = {
         ("127.0.0.1:5000", "demo/app"): Recorder(),
         ("docker.io", "gotify/server"): Recorder(),
@@ -229,8 +230,8 @@ def serve(
         ("quay.io", "team/app"): Recorder(),
         ("harbor.example.com", "team/app"): Recorder(),
     }
-    registry = CollectorRegistry()
-    metrics = EventMetrics(registry, [r.name for r in receivers])
+    metrics = EventTally(r.name for r in receivers)
+    registry = LiveScrape(lambda: LiveSnapshot(receivers=metrics.snapshot()))
     routes = event_routes(lambda: receivers, Dispatcher.of(watches), metrics, clock=lambda: 5.0)
     app = Starlette(routes=routes)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archlag")

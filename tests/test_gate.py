@@ -23,13 +23,13 @@ import yaml
 
 from archlag import gate
 from archlag.cli import main
-from archlag.clients import open_client
 from archlag.config import Config
-from archlag.gate import Expectation, Report
+from archlag.core.platforms import parse_platform
+from archlag.core.references import parse_reference
+from archlag.gate import Report, Wanted
 from archlag.gate import output as gate_output
-from archlag.platforms import parse_platform
-from archlag.reference import parse_reference
 from archlag.registry import RetryPolicy, TagContent
+from archlag.registry.configured import open_client
 from tests.support.archlag_process import ARCHLAG
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
@@ -332,7 +332,7 @@ async def test_wait_heads_every_round_and_gets_only_new_digests(registry, pusher
         result = await gate.wait(
             gate.RegistryLooker(client),
             ref,
-            Expectation(frozenset({AMD, ARM}), gate.FROM_FLAGS),
+            Wanted(frozenset({AMD, ARM}), gate.FROM_FLAGS),
             give_up_after=20,
             interval=0.2,
             on_round=lambda report, _: looks.append(report),
@@ -496,7 +496,7 @@ def report_of(platforms: dict[str, str], wanted: list[str], tag: str = "1.0") ->
         {parse_platform(p): d for p, d in platforms.items()},
     )
     expected = frozenset(parse_platform(p) for p in wanted)
-    return Report(parse_reference(f"r.example/demo/app:{tag}"), Expectation(expected, "x"), content)
+    return Report(parse_reference(f"r.example/demo/app:{tag}"), Wanted(expected, "x"), content)
 
 
 def test_json_document_keys_are_stable() -> None:

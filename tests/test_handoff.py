@@ -14,12 +14,12 @@ import anyio
 import httpx
 import pytest
 
-from archlag import handoff
-from archlag.app import Readiness, create_app
+from archlag.core.snapshots import Snapshot
+from archlag.exporter import handoff
 from archlag.logs import KeyValueFormatter
 from archlag.metrics import Exposition
-from archlag.state import Snapshot
 from archlag.store import SQLiteStore
+from archlag.web.app import Readiness, create_app
 from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller
 
 REGISTRY = "127.0.0.1:5000"

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import subprocess
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.openmetrics.parser import (
-    text_string_to_metric_families as parse_openmetrics,
-)
-from prometheus_client.parser import text_string_to_metric_families
-
-from archlag.metrics import (
-    Exposition,
-    NewSeriesHold,
-    RequestMetrics,
-    live_families,
-    render_snapshot,
-)
-from archlag.model import Content, apply_content, begin_expectations, settle
-from archlag.platforms import parse_platform
-from archlag.state import RepositoryState, Snapshot, WatchStatus
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content, begin_expectations, settle
+from archlag.core.snapshots import LiveSnapshot, Snapshot
+from archlag.core.status import WatchStatus
+from archlag.metrics import Exposition, NewSeriesHold, render_snapshot
+from archlag.polling.repository_state import RepositoryState
+from archlag.registry.request_tally import RequestTally
+from tests.support.scrape import LiveScrape, Scrape
 
 AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
 EXPECTED = frozenset({AMD, ARM, V7})
@@ -34,42 +27,28 @@ def _state(tag: str, platforms: dict, at: float, last_absent=None, expected=EXPE
     return begin_expectations({tag: state}, expected)[tag]
 
 
-class Scrape:
-    """Exposition text parsed back, with a get_sample_value like prometheus-client's."""
-
-    def __init__(self, text: str, openmetrics: bool = False) -> None:
-        self.text = text
-        parse = parse_openmetrics if openmetrics else text_string_to_metric_families
-        self.families = list(parse(text))
-        self.samples = {
-            (s.name, frozenset(s.labels.items())): s.value for f in self.families for s in f.samples
-        }
-
-    def get_sample_value(self, name: str, labels: dict[str, str]) -> float | None:
-        return self.samples.get((name, frozenset(labels.items())))
-
-
 def scrape(repo: RepositoryState, openmetrics: bool = False) -> Scrape:
     snapshot = Snapshot((repo.snapshot(60.0, 2700.0),))
-    live = live_families((), state_file_ok=True, version="9.9.9")
-    body = render_snapshot(
-        snapshot, openmetrics=openmetrics, live=live, registry=CollectorRegistry()
-    )
+    live = LiveSnapshot(state_file_ok=True, version="9.9.9")
+    body = render_snapshot(snapshot, openmetrics=openmetrics, live=live)
     return Scrape(body, openmetrics)
 
 
 def build() -> tuple[Scrape, RepositoryState]:
-    repo = RepositoryState(REG, REPO, (0.0, 60.0, 1800.0), last_poll_success=5000.0)
+    figures = WatchFigures(
+        last_poll_success=5000.0,
+        last_poll_ok=True,
+        status=WatchStatus("ok", "", 5000.0),
+        regressions={ARM: 2},
+    )
+    repo = RepositoryState(REG, REPO, (0.0, 60.0, 1800.0), figures=figures)
     incomplete = _state("2.6.1", {AMD: "sha256:a"}, 1000.0, last_absent=940.0)
     weird = '1.0"\n} evil{x="'
     complete, completion = settle(_state(weird, {AMD: "a", ARM: "b", V7: "c"}, 900.0))
     assert completion is not None
     repo.tags = {"2.6.1": incomplete, weird: complete}
     repo.selected = ("2.6.1", weird)
-    repo.last_poll_ok = True
-    repo.status = WatchStatus("ok", "", 5000.0)
     repo.record([completion])
-    repo.regressions[ARM] += 2
     return scrape(repo), repo
 
 
@@ -150,8 +129,9 @@ def test_both_formats_carry_the_same_samples() -> None:
 
 
 def test_request_metrics_bound_their_labels() -> None:
-    registry = CollectorRegistry()
-    metrics = RequestMetrics(registry)
+    metrics = RequestTally()
+    metrics.known("ghcr.io")
+    registry = LiveScrape(lambda: LiveSnapshot(requests=metrics.snapshot()))
     metrics.request_finished("ghcr.io", "HEAD", "ok", 0.2)
     metrics.request_finished("ghcr.io", "GET", "something we never emit", 1.0)
     value = registry.get_sample_value
@@ -201,7 +181,7 @@ def _complete_with_a_new_platform(repo: RepositoryState) -> None:
     repo.tags["3.0"] = state
     repo.selected = ("3.0", *repo.selected)
     repo.record([completion])
-    repo.generation += 1
+    repo.reconfigured()  # what commit() does: the snapshot changed
 
 
 def test_a_new_series_is_shown_at_zero_until_every_prometheus_has_seen_it() -> None:
@@ -268,6 +248,6 @@ def test_renderings_are_reused_until_the_state_changes() -> None:
     cached = exposition._cache[f"{REG}/{REPO}"]
     exposition._latest = exposition._render(exposition._snapshot())
     assert exposition._cache[f"{REG}/{REPO}"] is cached, "an unchanged repository is not rendered"
-    repo.generation += 1
+    repo.reconfigured()
     exposition._latest = exposition._render(exposition._snapshot())
     assert exposition._cache[f"{REG}/{REPO}"] is not cached

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archlag.model import (
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import (
     CONFIGURED,
     LEARNED,
     LEGACY,
@@ -25,7 +26,6 @@ from archlag.model import (
     uncertainty,
     version_key,
 )
-from archlag.platforms import parse_platform
 
 AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
 BOTH = frozenset({AMD, ARM})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archlag.platforms import PlatformError, parse_platform
-from archlag.reference import ImageReferenceError, parse_reference
+from archlag.core.platforms import PlatformError, parse_platform
+from archlag.core.references import ImageReferenceError, parse_reference
 
 # Text made mostly of the characters these grammars are built from, so that examples get past
 # the first check; arbitrary text covers the rest.

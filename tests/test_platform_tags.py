@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archlag.platform_tags import PlatformTags, template_problem
-from archlag.platforms import parse_platform
+from archlag.core.platform_tags import PlatformTags, template_problem
+from archlag.core.platforms import parse_platform
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from archlag.config import TagFilter, Watch, WatchSettings
-from archlag.model import Content
-from archlag.platforms import Platform, parse_platform
-from archlag.poller import WatchPoller
-from archlag.reference import parse_reference
+from archlag.core.platforms import Platform, parse_platform
+from archlag.core.publication import Content
+from archlag.core.references import parse_reference
+from archlag.core.snapshots import Snapshot
+from archlag.polling.poller import WatchPoller
+from archlag.polling.repository_state import restore
 from archlag.registry import (
     BadResponseError,
     NotFoundError,
@@ -18,7 +20,6 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.registry.errors import UnsupportedManifestError
-from archlag.state import Snapshot, restore
 
 AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
 BUCKETS = (0.0, 30.0, 60.0, 300.0, 1800.0)
@@ -165,16 +166,16 @@ async def test_registry_down_keeps_state_and_marks_failure(store, caplog) -> Non
     await poller.poll()
     snap = snapshot(poller)
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": False}
-    assert (snap.status.reason, snap.status.since) == ("unreachable", clock.now)
+    assert (snap.figures.status.reason, snap.figures.status.since) == ("unreachable", clock.now)
     assert available(poller, "1.0") == {"linux/amd64": 1, "linux/arm64": 1}
-    assert snap.last_poll_success == 1_000_000.0
-    assert snap.poll_errors == 1
+    assert snap.figures.last_poll_success == 1_000_000.0
+    assert snap.figures.poll_errors == 1
     registry.down = False
     clock.now += 60
     with caplog.at_level("INFO", logger="archlag.poller"):
         await poller.poll()
     assert Snapshot((snapshot(poller),)).registries_up() == {"127.0.0.1:5000": True}
-    assert snapshot(poller).status.reason == "ok"
+    assert snapshot(poller).figures.status.reason == "ok"
     assert any(r.getMessage() == "watch_recovered" for r in caplog.records), "recovery is logged"
 
 
@@ -213,7 +214,7 @@ async def test_regression_is_counted_and_shown(store) -> None:
     clock.now += 60
     await poller.poll()
     snap = snapshot(poller)
-    assert snap.regressions == {ARM: 1}
+    assert snap.figures.regressions == {ARM: 1}
     assert available(poller, "1.0") == {"linux/amd64": 1, "linux/arm64": 0}
 
 
@@ -348,7 +349,7 @@ async def test_unsupported_manifests_are_counted_once_per_digest(store) -> None:
         await poller.poll()
         clock.now += 60
     snap = snapshot(poller)
-    assert snap.unsupported == {"schema1": 1}
+    assert snap.figures.unsupported == {"schema1": 1}
     assert registry.gets == 1, "not fetched again while its digest stays the same"
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": True}
 

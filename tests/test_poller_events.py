@@ -10,7 +10,7 @@ import time
 import anyio
 import pytest
 
-from archlag.hints import Hints
+from archlag.polling.hints import Hints
 from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +39,7 @@ async def test_an_event_s_push_time_is_the_first_seen_time_when_plausible(store)
         clock.now - 20,
     )
     assert poller.state.spread.snapshot().total == pytest.approx(20.1)
-    assert poller.state.changes == {"event": 2}
+    assert poller.state.figures.changes == {"event": 2}
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ async def test_polling_finds_what_events_missed_and_says_so(store) -> None:
     clock.now += 60
     registry.publish("2.0", AMD, ARM)
     await poller.poll()
-    assert poller.state.changes == {"poll": 1}
+    assert poller.state.figures.changes == {"poll": 1}
 
 
 async def test_an_event_wakes_a_sleeping_poller() -> None:

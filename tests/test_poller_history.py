@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from archlag.config import TagFilter
-from archlag.state import Snapshot
+from archlag.core.snapshots import Snapshot
 from tests.test_poller import (
     AMD,
     ARM,
@@ -69,15 +69,15 @@ async def test_a_repository_that_does_not_exist_yet_is_empty_not_down(store) -> 
     poller = make_poller(store, registry, clock, platforms=BOTH)
     await poller.poll()
     snap = snapshot(poller)
-    assert snap.status.reason == "not_found"
-    assert "repository not found" in snap.status.message
+    assert snap.figures.status.reason == "not_found"
+    assert "repository not found" in snap.figures.status.message
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": True}
-    assert snap.last_poll_success == clock.now
+    assert snap.figures.last_poll_success == clock.now
     registry.missing = False
     registry.publish("1.0", AMD)
     clock.now += 60
     await poller.poll()
-    assert snapshot(poller).status.reason == "ok"
+    assert snapshot(poller).figures.status.reason == "ok"
     registry.publish("1.0", AMD, ARM)
     clock.now += 60
     await poller.poll()
@@ -101,7 +101,7 @@ async def test_one_empty_listing_erases_nothing(store) -> None:
     await poller.poll()
     snap = snapshot(poller)
     assert [v.state.tag for v in snap.tags] == ["2.0", "1.2", "1.1", "1.0"], "nothing left"
-    assert snap.suspect_listings == 1
+    assert snap.figures.suspect_listings == 1
     clock.now += 60
     await poller.poll()
     after = snapshot(poller)
@@ -173,7 +173,7 @@ async def test_one_unreadable_tag_fails_that_tag_not_the_poll(store) -> None:
     poller = make_poller(store, registry, clock, platforms=BOTH)
     await poller.poll()
     snap = snapshot(poller)
-    assert snap.status.reason == "ok"
+    assert snap.figures.status.reason == "ok"
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": True}
     assert [v.state.tag for v in snap.tags] == ["1.0"]
     registry.broken.clear()
@@ -189,7 +189,7 @@ async def test_names_that_are_not_tags_are_ignored_and_counted(store) -> None:
     poller = make_poller(store, registry, clock)
     await poller.poll()
     snap = snapshot(poller)
-    assert snap.invalid_tags == 4
+    assert snap.figures.invalid_tags == 4
     assert [v.state.tag for v in snap.tags] == ["1.0"]
     assert registry.heads == 1, "no request was made for a name that is not a tag"
 
@@ -206,6 +206,6 @@ async def test_a_refusal_is_the_repository_s_unless_the_registry_refuses_archlag
     poller = make_poller(store, registry, clock)
     await poller.poll()
     snap = snapshot(poller)
-    assert snap.status.reason == reason
-    assert "authentication required" in snap.status.message
+    assert snap.figures.status.reason == reason
+    assert "authentication required" in snap.figures.status.message
     assert Snapshot((snap,)).registries_up() == {"127.0.0.1:5000": registry_up}

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from archlag import landing
-from archlag.api.documents import tags_document, watch_document
 from archlag.config import TagFilter
-from archlag.listing import MAX_ABSENT_UNRECORDED
+from archlag.core.snapshots import Snapshot
 from archlag.metrics import render_snapshot
+from archlag.polling.listing import MAX_ABSENT_UNRECORDED
 from archlag.registry import UnsupportedManifestError
-from archlag.state import Snapshot
+from archlag.web import status_page as landing
+from archlag.web.api.documents import tags_document, watch_document
 from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -56,7 +56,7 @@ async def test_a_tag_no_check_can_read_is_counted_shown_and_listed(store) -> Non
     assert [v.state.tag for v in snap.tags] == ["1.0"], "no record: nothing is known of it"
     assert snap.unread == {"1.1": "manifest is not JSON"}
     assert snap.failing == 1
-    assert snap.status.reason == "ok", "one tag fails, not the poll"
+    assert snap.figures.status.reason == "ok", "one tag fails, not the poll"
     exposition = render_snapshot(Snapshot((snap,)))
     line = 'archlag_watch_failing_tags{registry="127.0.0.1:5000",repository="demo/app"} 1'
     assert line in exposition
@@ -104,12 +104,12 @@ async def test_a_schema1_tag_refused_at_head_is_counted_once_per_digest(store) -
         await poller.poll()
         clock.now += 60
     snap = snapshot(poller)
-    assert snap.unsupported == {"schema1": 1}, "remembered by the digest HEAD gave"
+    assert snap.figures.unsupported == {"schema1": 1}, "remembered by the digest HEAD gave"
     assert registry.gets == 1, "only 1.0 was fetched: nothing is fetched for a refusal"
-    assert (snap.failing, snap.status.reason) == (0, "ok"), "refused, not failing"
+    assert (snap.failing, snap.figures.status.reason) == (0, "ok"), "refused, not failing"
     registry.publish("old", AMD, build="2")  # pushed again, still schema 1
     await poller.poll()
-    assert snapshot(poller).unsupported == {"schema1": 2}, "a new digest is a new refusal"
+    assert snapshot(poller).figures.unsupported == {"schema1": 2}, "a new digest is a new refusal"
 
 
 def _listed_rows(path: Path) -> int:
@@ -143,5 +143,5 @@ async def test_names_listed_once_are_kept_up_to_a_cap_and_records_are_never_drop
     assert "1.0" in state.tags
     listed = fresh + fresh  # the latest listing, and the one before (missing once)
     assert len(state.first_listed) == listed + MAX_ABSENT_UNRECORDED + 1
-    assert snapshot(poller).forgotten_names == 6 * fresh - listed - MAX_ABSENT_UNRECORDED
+    assert snapshot(poller).figures.forgotten_names == 6 * fresh - listed - MAX_ABSENT_UNRECORDED
     assert _listed_rows(tmp_path / "state.db") == len(state.first_listed), "saved as held"

@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 import archlag
+from archlag.core.names import is_tag
+from archlag.core.outcomes import LIMITS, RESULTS
 from archlag.registry import (
-    LIMITS,
-    MANIFEST_ACCEPT,
-    RESULTS,
     BadResponseError,
     NotFoundError,
     RateLimitedError,
@@ -26,9 +25,9 @@ from archlag.registry import (
     ServerError,
     UnauthorizedError,
     fetch_content,
-    is_tag,
 )
 from archlag.registry.client import MAX_TAG_PAGES
+from archlag.registry.manifests import MANIFEST_ACCEPT
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 pytestmark = pytest.mark.anyio

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from archlag.platforms import Platform
+from archlag.core.outcomes import UNSUPPORTED_REASONS
+from archlag.core.platforms import Platform
 from archlag.registry import (
-    UNSUPPORTED_REASONS,
     BadResponseError,
     RegistryClient,
     RetryPolicy,

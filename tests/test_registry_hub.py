@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from archlag.platforms import Platform
+from archlag.core.platforms import Platform
 from archlag.registry import (
     BadResponseError,
     BasicCredentials,

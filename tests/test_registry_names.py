@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archlag.reference import ImageReferenceError, parse_reference
-from archlag.registry import is_digest, is_repository, is_tag
+from archlag.core.names import is_digest, is_repository, is_tag
+from archlag.core.references import ImageReferenceError, parse_reference
 
 SHA256 = "sha256:" + "0123456789abcdef" * 4
 SHA512 = "sha512:" + "0123456789abcdef" * 8

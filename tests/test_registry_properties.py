@@ -20,8 +20,9 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archlag.platforms import Platform
-from archlag.reference import ImageReferenceError, parse_reference
+from archlag.core.names import is_digest, is_repository, is_tag
+from archlag.core.platforms import Platform
+from archlag.core.references import ImageReferenceError, parse_reference
 from archlag.registry import (
     BadResponseError,
     RegistryClient,
@@ -29,9 +30,6 @@ from archlag.registry import (
     RetryPolicy,
     TagContent,
     fetch_content,
-    is_digest,
-    is_repository,
-    is_tag,
 )
 from archlag.registry.challenges import MAX_CHALLENGES, parse_challenges
 from archlag.registry.content import MAX_PLATFORMS, platform_from

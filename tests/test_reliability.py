@@ -37,7 +37,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from archlag.listing import MAX_ABSENT_UNRECORDED
+from archlag.polling.listing import MAX_ABSENT_UNRECORDED
 from tests.support.archlag_process import Scrape
 from tests.support.planted import basic_forms, leaks
 from tests.support.reliability.common import (

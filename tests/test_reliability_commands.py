@@ -204,9 +204,10 @@ def real_state_file(tmp_path: Path) -> Path:
     state = tmp_path / "real.db"
     script = (
         "from archlag.store import SQLiteStore, PollRecord;"
+        "from archlag.core.figures import WatchFigures;"
         f"s = SQLiteStore({str(state)!r});"
-        "s.save(PollRecord('127.0.0.1:9', 'demo/app', baseline_done=True,"
-        " last_poll_success=1.0, listed_added={f'1.{i}': 1.0 for i in range(2000)}));"
+        "s.save(PollRecord('127.0.0.1:9', 'demo/app', WatchFigures(baseline_done=True,"
+        " last_poll_success=1.0), listed_added={f'1.{i}': 1.0 for i in range(2000)}));"
         "s.close()"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

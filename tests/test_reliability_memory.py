@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 import pytest
 
-from archlag.app import PIECE_BYTES
-from archlag.model import Content, apply_content, begin_expectations
-from archlag.platforms import parse_platform
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content, begin_expectations
 from archlag.store import PollRecord, SQLiteStore
+from archlag.web.chunked import PIECE_BYTES
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.hostile_answers import bomb_bytes, gzip_bomb
 from tests.support.hostile_registry import HostileRegistry
@@ -77,9 +78,7 @@ def prefill_state(path: Path, repositories: int, tags: int) -> dict[str, Any]:
                 PollRecord(
                     UNREACHABLE_HOST,
                     repository,
-                    baseline_done=True,
-                    last_poll_success=now,
-                    last_listing=now,
+                    WatchFigures(baseline_done=True, last_poll_success=now, last_listing=now),
                     listed_added={tag: now - tags + i for i, tag in enumerate(states)},
                     tags_changed=tuple(states.values()),
                 )
@@ -145,7 +144,7 @@ def test_bug_scrapers_that_never_read_each_cost_a_copy_of_metrics(
     but kept the connection, or an attacker) made archlag hold most of the rendering once per
     client: ChunkedBody sent the shared rendering as one ASGI message, which the server wrote to
     the socket at once, and asyncio kept a copy of what the socket did not take. It now sends
-    pieces of :data:`~archlag.app.PIECE_BYTES`, the next once the last was taken."""
+    pieces of :data:`~archlag.web.app.PIECE_BYTES`, the next once the last was taken."""
     archlag = big_metrics
     assert archlag.process is not None
     pid = archlag.process.pid

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from archlag.sharding import shard_of
+from archlag.core.sharding import shard_of
 from tests.support.archlag_process import ArchlagProcess, Scrape, free_port
 
 pytestmark = pytest.mark.integration

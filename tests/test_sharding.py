@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archlag.sharding import Shard, ShardError, ordinal_from_hostname, shard_of
+from archlag.core.sharding import Shard, ShardError, ordinal_from_hostname, shard_of
 from tests.support.archlag_process import ArchlagProcess, Scrape, run_archlag
 
 BOTH = ["linux/amd64", "linux/arm64"]

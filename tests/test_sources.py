@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from archlag.platforms import parse_platform
+from archlag.core.platforms import parse_platform
+from archlag.polling.source import RegistryTagSource
 from archlag.registry import HubClient, QuayClient, RegistryClient, RetryPolicy
-from archlag.sources import RegistryTagSource
 
 pytestmark = pytest.mark.anyio
 

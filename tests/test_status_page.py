@@ -4,10 +4,10 @@ Registries accept only ``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`` as tags, the client
 drop anything else, and the config accepts only valid repository names and hosts: no hostile
 string can reach the running exporter's page. So escaping is tested where hostile strings *can*
 be put: a snapshot built by hand (tag, repository, registry, platform, digest) rendered by
-:func:`archlag.landing.render`, read as HTML and then loaded in Chromium, next to a control that
-shows the same payload does run when it is not escaped. The live test runs the real ``archlag``
-against the real registry and checks the matrix Chromium renders, and saves a screenshot to
-``test-artifacts/status-page.png``.
+:func:`archlag.web.status_page.render`, read as HTML and then loaded in Chromium, next to a
+control that shows the same payload does run when it is not escaped. The live test runs the real
+``archlag`` against the real registry and checks the matrix Chromium renders, and saves a
+screenshot to ``test-artifacts/status-page.png``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from archlag import landing
-from archlag.app import Readiness, create_app
 from archlag.config import Config, RegistrySettings
+from archlag.core.platforms import Platform, parse_platform
+from archlag.core.publication import CONFIGURED, Expectation, PlatformState, Publication, TagState
+from archlag.core.snapshots import RepositorySnapshot, Snapshot, TagView
+from archlag.core.status import WatchStatus
 from archlag.metrics import Exposition
-from archlag.model import CONFIGURED, Expectation, PlatformState, Publication, TagState
-from archlag.platforms import Platform, parse_platform
 from archlag.secrets import Secret
-from archlag.state import RepositorySnapshot, Snapshot, TagView, WatchStatus
+from archlag.web import status_page as landing
+from archlag.web.app import Readiness, create_app
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.chromium import Chromium
 from tests.support.pusher import Pusher

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from archlag.model import Content, apply_content, begin_expectations, settle
-from archlag.platforms import parse_platform
-from archlag.state import restore
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content, begin_expectations, settle
+from archlag.polling.repository_state import restore
 from archlag.store import MIGRATIONS, SCHEMA_VERSION, PollRecord, SQLiteStore, StoreError
 
 AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")
@@ -24,15 +26,15 @@ def _completed_state():
     return settle(begin_expectations({"1.0": second}, frozenset({AMD, ARM}))["1.0"])
 
 
+_FIGURES = {f.name for f in fields(WatchFigures)}
+
+
 def _record(**changes) -> PollRecord:
-    values = {
-        "registry": REPO[0],
-        "repository": REPO[1],
-        "baseline_done": True,
-        "last_poll_success": 160.0,
-    }
-    values.update(changes)
-    return PollRecord(**values)
+    """A poll of REPO; the watch's figures (baseline done, polled at 160) are among ``changes``."""
+    figures = {"baseline_done": True, "last_poll_success": 160.0}
+    figures.update({k: v for k, v in changes.items() if k in _FIGURES})
+    others = {k: v for k, v in changes.items() if k not in _FIGURES}
+    return PollRecord(REPO[0], REPO[1], WatchFigures(**figures), **others)
 
 
 def test_round_trip_restores_state_and_histograms(tmp_path: Path) -> None:
@@ -44,17 +46,17 @@ def test_round_trip_restores_state_and_histograms(tmp_path: Path) -> None:
             listed_added={"1.0": 100.0},
             tags_changed=(state,),
             completions=(completion,),
-            regressions=(ARM,),
+            regressions={ARM: 1},
         )
     )
     store.close()
 
     reopened = SQLiteStore(str(tmp_path / "a.db"))
     record = reopened.load(*REPO)
-    assert record.baseline_done
-    assert record.last_poll_success == 160.0
+    assert record.figures.baseline_done
+    assert record.figures.last_poll_success == 160.0
     assert record.tags["1.0"] == state, "first-seen times, digests and flags survive"
-    assert record.regressions == {ARM: 1}
+    assert record.figures.regressions == {ARM: 1}
     rebuilt = restore(
         record,
         *REPO,
@@ -93,13 +95,13 @@ def test_a_failed_poll_write_leaves_nothing_behind(tmp_path: Path) -> None:
             _record(
                 tags_changed=(changed,),
                 completions=(completion,),
-                regressions=(ARM,),
+                regressions={ARM: 1},
                 last_poll_success=200.0,
             )
         )
     record = store.load(*REPO)
     assert record.tags["1.0"] == state, "the whole poll rolled back"
-    assert record.last_poll_success == 160.0
+    assert record.figures.last_poll_success == 160.0
     assert record.observations == ()
 
 
@@ -111,7 +113,7 @@ def test_absent_tags_keep_their_records_until_forgotten(tmp_path: Path) -> None:
     record = store.load(*REPO)
     assert record.tags["1.0"] == state, "a tag that left the listing keeps its history"
     assert (record.first_listed, record.absent_since) == ({"1.0": 1.0}, {"1.0": 7.0})
-    assert record.last_listing is None, "each poll writes the time of its listing"
+    assert record.figures.last_listing is None, "each poll writes the time of its listing"
     store.save(_record(listed_absent={"1.0": None}))
     assert store.load(*REPO).absent_since == {}
     store.save(_record(forgotten=frozenset({"1.0"})))

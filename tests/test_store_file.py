@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archlag.model import Content, apply_content
-from archlag.platforms import parse_platform
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Content, apply_content
 from archlag.store import LockedError, PollRecord, SQLiteStore, StoreError
 from tests.support.archlag_process import ARCHLAG
 
@@ -23,7 +24,9 @@ REPO = ("127.0.0.1:5000", "demo/app")
 
 def _record(now: float) -> PollRecord:
     state = apply_content(None, "1.0", Content("sha256:i", {AMD: "sha256:a"}), now).state
-    return PollRecord(*REPO, baseline_done=True, last_poll_success=now, tags_changed=(state,))
+    return PollRecord(
+        *REPO, WatchFigures(baseline_done=True, last_poll_success=now), tags_changed=(state,)
+    )
 
 
 def test_a_second_store_on_a_file_in_use_names_the_file_and_the_holder(tmp_path: Path) -> None:

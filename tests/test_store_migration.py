@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archlag.model import LEARNED, LEGACY
-from archlag.platforms import parse_platform
-from archlag.state import restore
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import LEARNED, LEGACY
+from archlag.polling.repository_state import restore
 from archlag.store import SCHEMA_VERSION, SQLiteStore
 from tests.test_poller import Clock, FakeRegistry, make_poller
 

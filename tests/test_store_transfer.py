@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from archlag import handoff
+from archlag.exporter import handoff
 from archlag.store import SCHEMA_VERSION, SQLiteStore, TransferError
 from archlag.store.transfer import MAX_ROWS
 from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller, snapshot

@@ -5,7 +5,7 @@ shutdown or a valid ``--config.check``; 2 for usage and configuration errors; 1 
 file or the listen address cannot be used.
 
 ``archlag check IMAGE[:TAG]`` and ``archlag wait IMAGE:TAG`` gate a release on its platforms;
-they are dispatched to :mod:`archlag.gate.cli`, which documents their exit status.
+they are dispatched to :mod:`archlag.gate.commands`, which documents their exit status.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import anyio
 
 from archlag import __version__, logs
 from archlag.config import ConfigError, load_config, split_listen_address
-from archlag.durations import DurationError, parse_duration
-from archlag.gate.cli import GATE_COMMANDS, gate_main
+from archlag.core.durations import DurationError, parse_duration
+from archlag.core.sharding import Shard, ShardError, ordinal_from_hostname
+from archlag.gate.commands import GATE_COMMANDS, gate_main
 from archlag.registry import RetryPolicy
-from archlag.sharding import Shard, ShardError, ordinal_from_hostname
 from archlag.store import SQLiteStore, StoreError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
     except StoreError as exc:
         print(f"archlag: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    from archlag.runner import RunOptions, run  # noqa: PLC0415 - --config.check stays light
+    from archlag.exporter.runner import RunOptions, run  # noqa: PLC0415 - --config.check stays light
 
     listen = args.listen or config.listen
     options = RunOptions(

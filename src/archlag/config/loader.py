@@ -1,9 +1,10 @@
 """Reading the configuration file: YAML nodes in, validated values out, all issues collected.
 
-:func:`load_config` and :func:`parse_config` raise only :class:`~archlag.config.model.ConfigError`,
-carrying every :class:`~archlag.config.model.ConfigIssue` (key path and line each), whatever the
-file holds: its size, depth and node count are bounded (:mod:`archlag.config.yaml_source`), and
-so is every number in it (:mod:`archlag.config.limits`).
+:func:`load_config` and :func:`parse_config` raise only
+:class:`~archlag.config.settings.ConfigError`, carrying every
+:class:`~archlag.config.settings.ConfigIssue` (key path and line each), whatever the file holds:
+its size, depth and node count are bounded (:mod:`archlag.config.yaml_source`), and so is every
+number in it (:mod:`archlag.config.bounds`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from typing import Any, TypeVar
 
 import yaml
 
-from archlag.config import limits
-from archlag.config.model import (
+from archlag.config import bounds
+from archlag.config.nodes import Node, NodeReader, join
+from archlag.config.receivers import read_receivers
+from archlag.config.registries import read_registries
+from archlag.config.settings import (
     Config,
     ConfigError,
     ConfigIssue,
@@ -26,14 +30,11 @@ from archlag.config.model import (
     WatchSettings,
     split_listen_address,
 )
-from archlag.config.nodes import Node, NodeReader, join
-from archlag.config.receivers import read_receivers
-from archlag.config.registries import read_registries
 from archlag.config.tag_filter import TagFilter, TagPatternError, tag_pattern_problem
 from archlag.config.yaml_source import compose
-from archlag.platform_tags import template_problem
-from archlag.platforms import Platform, PlatformError, parse_platform
-from archlag.reference import ImageReferenceError, parse_reference
+from archlag.core.platform_tags import template_problem
+from archlag.core.platforms import Platform, PlatformError, parse_platform
+from archlag.core.references import ImageReferenceError, parse_reference
 
 T = TypeVar("T")
 TOP_LEVEL_KEYS = frozenset({
@@ -50,11 +51,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
 
     Raises:
         ConfigError: the file cannot be read, is larger than
-            :data:`~archlag.config.limits.MAX_CONFIG_BYTES`, is not YAML, or has invalid content.
+            :data:`~archlag.config.bounds.MAX_CONFIG_BYTES`, is not YAML, or has invalid content.
     """
     try:
         with Path(path).open("rb") as file:
-            data = file.read(limits.MAX_CONFIG_BYTES + 1)
+            data = file.read(bounds.MAX_CONFIG_BYTES + 1)
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [ConfigIssue("", None, f"cannot read: {exc}")]) from None
@@ -120,11 +121,11 @@ class _Reader(NodeReader):
         return values
 
     def buckets(self, node: Node) -> tuple[float, ...] | None:
-        path, high = "latency_buckets", limits.MAX_SETTING_SECONDS
+        path, high = "latency_buckets", bounds.MAX_SETTING_SECONDS
         if isinstance(node, yaml.SequenceNode) and not node.value:
             self.error(path, node, "must list at least one duration")
             return None
-        items = list(self.items(node, path, limits.MAX_LATENCY_BUCKETS))
+        items = list(self.items(node, path, bounds.MAX_LATENCY_BUCKETS))
         values = [self.duration(item, sub, high) for sub, item in items]
         buckets = tuple(v for v in values if v is not None)
         if not items or len(buckets) != len(items):
@@ -136,7 +137,7 @@ class _Reader(NodeReader):
 
     def watch_settings(self, node: Node, path: str, base: WatchSettings) -> WatchSettings:
         fields = self.mapping(node, path, set(WATCH_KEYS)) or {}
-        high = limits.MAX_SETTING_SECONDS
+        high = bounds.MAX_SETTING_SECONDS
         values: dict[str, Any] = {
             "interval": self.bounded_duration(fields, path, "interval", high, positive=True),
             "settled_interval": self.bounded_duration(
@@ -146,7 +147,7 @@ class _Reader(NodeReader):
         }
         if "platforms" in fields:
             platforms = self.each(
-                fields["platforms"], join(path, "platforms"), _platform, limits.MAX_PLATFORMS
+                fields["platforms"], join(path, "platforms"), _platform, bounds.MAX_PLATFORMS
             )
             values["platforms"] = frozenset(platforms)
         if "tags" in fields:
@@ -171,12 +172,12 @@ class _Reader(NodeReader):
         for name in ("include", "exclude"):
             if name in fields:
                 sub = join(path, name)
-                patterns = self.each(fields[name], sub, _tag_pattern, limits.MAX_PATTERNS)
+                patterns = self.each(fields[name], sub, _tag_pattern, bounds.MAX_PATTERNS)
                 values[name] = tuple(patterns)
         include = fields.get("include")
         if isinstance(include, yaml.SequenceNode) and not include.value:
             self.error(join(path, "include"), include, "must list at least one regex")
-        limit = self.bounded_int(fields, path, "limit", limits.TAG_LIMIT)
+        limit = self.bounded_int(fields, path, "limit", bounds.TAG_LIMIT)
         if limit is not None:
             values["limit"] = limit
         try:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from archlag.config.model import ConfigIssue
-from archlag.durations import DurationError, format_duration, parse_duration
+from archlag.config.settings import ConfigIssue
+from archlag.core.durations import DurationError, format_duration, parse_duration
 
 T = TypeVar("T")
 Node = yaml.Node

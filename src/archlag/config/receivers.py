@@ -10,11 +10,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from archlag.config import limits
-from archlag.config.model import RECEIVER_TYPES, Receiver, SecretRef
+from archlag.config import bounds
 from archlag.config.nodes import Node, NodeReader, join
 from archlag.config.secrets_reader import SecretProblem, read_secret
-from archlag.reference import DOCKER_HUB
+from archlag.config.settings import RECEIVER_TYPES, Receiver, SecretRef
+from archlag.core.references import DOCKER_HUB
 from archlag.secrets import Secret
 
 RECEIVER_KEYS = frozenset(
@@ -34,7 +34,7 @@ def read_receivers(
 ) -> tuple[Receiver, ...]:
     receivers: list[Receiver] = []
     names: set[str] = set()
-    for path, item in reader.items(node, "receivers", limits.MAX_RECEIVERS):
+    for path, item in reader.items(node, "receivers", bounds.MAX_RECEIVERS):
         receiver = _Receiver(reader, item, path, environ).read()
         if receiver is None:
             continue
@@ -70,7 +70,7 @@ class _Receiver:
         if host is not None:
             values["registry"] = _HUB_ALIASES.get(host, host)
         rate = self.reader.bounded_int(
-            self.fields, self.path, "events_per_second", limits.EVENTS_PER_SECOND
+            self.fields, self.path, "events_per_second", bounds.EVENTS_PER_SECOND
         )
         if rate is not None:
             values["events_per_second"] = rate

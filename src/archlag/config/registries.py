@@ -2,7 +2,7 @@
 
 Issues go to the :class:`~archlag.config.nodes.NodeReader` passed in; nothing here raises.
 Secrets are read through :func:`~archlag.config.secrets_reader.read_secret`, and each keeps its
-:class:`~archlag.config.model.SecretRef` so that the configuration can be written back.
+:class:`~archlag.config.settings.SecretRef` so that the configuration can be written back.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from archlag.config import limits
-from archlag.config.model import RegistrySettings, SecretRef
+from archlag.config import bounds
 from archlag.config.nodes import Node, NodeReader, join
 from archlag.config.secrets_reader import SecretProblem, read_secret
-from archlag.reference import DOCKER_HUB
+from archlag.config.settings import RegistrySettings, SecretRef
+from archlag.core.references import DOCKER_HUB
 
 REGISTRY_KEYS = frozenset({
     "insecure", "username", "password", "password_env", "password_file", "token_env",
@@ -64,15 +64,15 @@ class _Registries:
         for api, only in (("hub_api", "docker.io"), ("quay_api", "quay.io")):
             if values.get(api) and host != only:
                 reader.error(join(path, api), fields[api], f"only applies to {only}")
-        values["concurrency"] = reader.bounded_int(fields, path, "concurrency", limits.CONCURRENCY)
+        values["concurrency"] = reader.bounded_int(fields, path, "concurrency", bounds.CONCURRENCY)
         values["requests_per_minute"] = reader.bounded_int(
-            fields, path, "requests_per_minute", limits.REQUESTS_PER_MINUTE
+            fields, path, "requests_per_minute", bounds.REQUESTS_PER_MINUTE
         )
         values["timeout"] = reader.bounded_duration(
-            fields, path, "timeout", limits.MAX_TIMEOUT_SECONDS, positive=True
+            fields, path, "timeout", bounds.MAX_TIMEOUT_SECONDS, positive=True
         )
         values["max_backoff"] = reader.bounded_duration(
-            fields, path, "max_backoff", limits.MAX_SETTING_SECONDS, positive=True
+            fields, path, "max_backoff", bounds.MAX_SETTING_SECONDS, positive=True
         )
         values.update(self.credentials(fields, path, node))
         return RegistrySettings(host, **{k: v for k, v in values.items() if v is not None})

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from archlag.config.limits import MAX_SECRET_BYTES
-from archlag.config.model import SecretRef
+from archlag.config.bounds import MAX_SECRET_BYTES
+from archlag.config.settings import SecretRef
 from archlag.secrets import Secret
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from archlag.config.limits import MAX_PATTERN_LENGTH
+from archlag.config.bounds import MAX_PATTERN_LENGTH
 
 _UNSUPPORTED_OPERATORS = (
     ("(?P=", "backreferences such as (?P=name) are not supported"),

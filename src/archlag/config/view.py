@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from archlag.config.model import Config, SecretRef, Watch
-from archlag.durations import format_duration
+from archlag.config.settings import Config, SecretRef, Watch
+from archlag.core.durations import format_duration
 from archlag.secrets import Secret
 
 REDACTED = "<secret>"

@@ -3,7 +3,7 @@
 PyYAML composes recursively (a file nested a few hundred levels deep raises RecursionError) and
 hands aliases over as shared nodes that a reader walks again at every use (a billion-laughs file
 is a few lines). :func:`compose` refuses all of that up front, so nothing past it can run deep
-or long. It raises only :class:`~archlag.config.model.ConfigError`.
+or long. It raises only :class:`~archlag.config.settings.ConfigError`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from archlag.config.limits import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES
-from archlag.config.model import ConfigError, ConfigIssue
+from archlag.config.bounds import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES
+from archlag.config.settings import ConfigError, ConfigIssue
 
 
 class _LimitExceeded(Exception):

@@ -11,7 +11,7 @@ from archlag.events.payloads import PushEvent
 
 
 class Announced(Protocol):
-    """What a poller offers events (:meth:`archlag.poller.WatchPoller.announce`)."""
+    """What a poller offers events (:meth:`archlag.polling.poller.WatchPoller.announce`)."""
 
     def announce(self, tag: str | None, pushed_at: float | None, receiver: str) -> None: ...
 

@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archlag.reference import DOCKER_HUB, ImageReferenceError, parse_reference
+from archlag.core.names import is_repository, is_tag
+from archlag.core.references import DOCKER_HUB, ImageReferenceError, parse_reference
 from archlag.registry.content import parse_time
 from archlag.registry.jsonbody import JsonBodyError, loads
-from archlag.registry.names import is_repository, is_tag
 
 MAX_BODY_BYTES = 1 << 20
 MAX_EVENTS_PER_PAYLOAD = 1000

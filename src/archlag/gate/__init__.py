@@ -3,28 +3,28 @@
 The logic behind ``archlag check`` and ``archlag wait``:
 
 - :mod:`~archlag.gate.report`: what a look found (:class:`Report`), what is wanted
-  (:class:`Expectation`), and the :class:`Looker` seam;
-- :mod:`~archlag.gate.registry`: looking in the registry itself;
-- :mod:`~archlag.gate.server`: looking through a running archlag (``--server``);
+  (:class:`Wanted`), and the :class:`Looker` seam;
+- :mod:`~archlag.gate.from_registry`: looking in the registry itself;
+- :mod:`~archlag.gate.from_server`: looking through a running archlag (``--server``);
 - :mod:`~archlag.gate.waiting`: one look (``check``) or looking until complete (``wait``);
 - :mod:`~archlag.gate.output`: the table, the JSON document and the progress line;
-- :mod:`~archlag.gate.cli`: arguments, wiring and exit status.
+- :mod:`~archlag.gate.commands`: arguments, wiring and exit status.
 """
 
-from archlag.gate.registry import RegistryLooker, look
+from archlag.gate.from_registry import RegistryLooker, look
+from archlag.gate.from_server import ServerLooker
 from archlag.gate.report import (
     FROM_FLAGS,
     FROM_RECENT_TAGS,
     FROM_SERVER,
     FROM_WATCH,
-    Expectation,
     Looker,
     NothingToExpectError,
     Report,
     Timing,
     WaitResult,
+    Wanted,
 )
-from archlag.gate.server import ServerLooker
 from archlag.gate.waiting import TRANSIENT_ERRORS, check, wait
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "FROM_SERVER",
     "FROM_WATCH",
     "TRANSIENT_ERRORS",
-    "Expectation",
     "Looker",
     "NothingToExpectError",
     "RegistryLooker",
@@ -41,6 +40,7 @@ __all__ = [
     "ServerLooker",
     "Timing",
     "WaitResult",
+    "Wanted",
     "check",
     "look",
     "wait",

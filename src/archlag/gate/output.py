@@ -13,10 +13,10 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from archlag.durations import format_duration
+from archlag.core.durations import format_duration
+from archlag.core.platforms import Platform
 from archlag.gate.report import FROM_FLAGS, FROM_SERVER, FROM_WATCH, Report, WaitResult
-from archlag.platforms import Platform
-from archlag.registry.content import (
+from archlag.registry.manifests import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from archlag.platforms import Platform
-from archlag.reference import ImageReference
+from archlag.core.platforms import Platform
+from archlag.core.references import ImageReference
 from archlag.registry import TagContent
 
 # Where the wanted platforms came from (the JSON document's expected_from).
@@ -26,7 +26,7 @@ class NothingToExpectError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Expectation:
+class Wanted:
     platforms: frozenset[Platform]
     source: str  # one of the FROM_* values
     learned_from: tuple[str, ...] = ()  # the other tags the platforms were learned from
@@ -47,7 +47,7 @@ class Report:
     """One look at a tag, judged against the wanted platforms."""
 
     image: ImageReference  # with its tag
-    expectation: Expectation
+    expectation: Wanted
     content: TagContent | None  # None: the tag does not exist (yet)
     timings: Mapping[Platform, Timing] = field(default_factory=dict)
 
@@ -83,12 +83,12 @@ class Looker(Protocol):
     each implementation), so that ``check`` and ``wait`` treat them alike.
     """
 
-    async def expectation(self, image: ImageReference) -> Expectation:
+    async def expectation(self, image: ImageReference) -> Wanted:
         """The wanted platforms when none were named (``--platform``, a watch's platforms)."""
         ...
 
     async def look(
-        self, image: ImageReference, expectation: Expectation, previous: Report | None
+        self, image: ImageReference, expectation: Wanted, previous: Report | None
     ) -> Report:
         """What the tag holds now (``previous``: the last look, to save requests)."""
         ...

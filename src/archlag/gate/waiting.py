@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from archlag.gate.report import Expectation, Looker, Report, WaitResult
-from archlag.reference import ImageReference
+from archlag.core.references import ImageReference
+from archlag.gate.report import Looker, Report, WaitResult, Wanted
 from archlag.registry import (
     RateLimitedError,
     RegistryConnectionError,
@@ -21,7 +21,7 @@ from archlag.registry import (
 TRANSIENT_ERRORS = (RegistryConnectionError, RegistryTimeoutError, ServerError, RateLimitedError)
 
 
-async def check(looker: Looker, image: ImageReference, preset: Expectation | None) -> Report:
+async def check(looker: Looker, image: ImageReference, preset: Wanted | None) -> Report:
     """One look at ``image`` (which has a tag), judged by ``preset`` or the looker's default.
 
     Raises:
@@ -35,7 +35,7 @@ async def check(looker: Looker, image: ImageReference, preset: Expectation | Non
 async def wait(
     looker: Looker,
     image: ImageReference,
-    expectation: Expectation,
+    expectation: Wanted,
     *,
     give_up_after: float,
     interval: float,

@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import anyio
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from archlag.core.snapshots import LiveSnapshot, Snapshot
 from archlag.metrics.hold import Key, NewSeriesHold, Scraper
+from archlag.metrics.live import live_families
 from archlag.metrics.repository import SPECS, RepositoryLines, repository_lines
 from archlag.metrics.text import Family, Spec, label_set, render
-from archlag.state import Snapshot
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 # Rest after a rendering, per second it took: rendering takes at most a fifth of a core.
@@ -52,25 +51,49 @@ class _Cached:
     lines: RepositoryLines
 
 
+class RenderSchedule:
+    """Says when the state changed and ``/metrics`` should be rendered again: what the pollers
+    call (:meth:`changed`) and the exposition waits for (:meth:`wait`). Event loop only."""
+
+    def __init__(self) -> None:
+        self._stale = False
+        self._wakeup: anyio.Event | None = None
+
+    def changed(self) -> None:
+        self._stale = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def wait(self) -> None:
+        """Until something changed since the last wait (at once if it already did)."""
+        if not self._stale:
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+        self._stale = False
+
+
 class Exposition:
-    """The latest rendering of a snapshot source, and what each scrape is served."""
+    """The latest rendering of a snapshot source, and what each scrape is served.
+
+    ``snapshot`` gives the watches' snapshot (rendered again after each :meth:`changed`),
+    ``live`` what is rendered at every scrape; ``schedule`` is shared with whoever changes the
+    state.
+    """
 
     def __init__(
         self,
         snapshot: Callable[[], Snapshot],
         *,
-        live: Callable[[], Sequence[Family]] = lambda: (),
-        registry: CollectorRegistry | None = None,
+        live: Callable[[], LiveSnapshot] | None = None,
+        schedule: RenderSchedule | None = None,
         hold: NewSeriesHold | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._live = live
-        self._registry = registry
+        self._schedule = schedule or RenderSchedule()
         self.hold = hold or NewSeriesHold()
         self._cache: dict[str, _Cached] = {}
         self._epochs: dict[str, int] = {}
-        self._stale = False
-        self._wakeup: anyio.Event | None = None
         self._latest: Rendering | None = None
 
     def prime(self) -> None:
@@ -80,9 +103,7 @@ class Exposition:
 
     def changed(self) -> None:
         """The state changed (call on the event loop): render again soon."""
-        self._stale = True
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._schedule.changed()
 
     async def run(self) -> None:
         """Render after every change, for ever (one rendering at a time).
@@ -93,10 +114,7 @@ class Exposition:
         back to back. A small state renders in milliseconds and is barely delayed.
         """
         while True:
-            if not self._stale:
-                self._wakeup = anyio.Event()
-                await self._wakeup.wait()
-            self._stale = False
+            await self._schedule.wait()
             started = time.perf_counter()
             snapshot = self._snapshot()  # taken on the event loop, between two polls' updates
             self._latest = await anyio.to_thread.run_sync(self._render, snapshot)
@@ -113,14 +131,11 @@ class Exposition:
             for group in released:
                 self._epochs[group] = self._epochs.get(group, 0) + 1
             self.changed()
-        live = render(self._live(), openmetrics=openmetrics).encode()
+        families = live_families(self._live()) if self._live is not None else []
+        live = render(families, openmetrics=openmetrics).encode()
         if openmetrics:
-            own = b""
-            if self._registry is not None:
-                own = generate_openmetrics(self._registry).removesuffix(b"# EOF\n")  # type: ignore[no-untyped-call]
-            return [latest.openmetrics, live, own, b"# EOF\n"]
-        own = generate_latest(self._registry) if self._registry is not None else b""
-        return [latest.text, live, own]
+            return [latest.openmetrics, live, b"# EOF\n"]
+        return [latest.text, live]
 
     def _render(self, snapshot: Snapshot) -> Rendering:
         repositories = []
@@ -162,13 +177,9 @@ def _assemble(
 
 
 def render_snapshot(
-    snapshot: Snapshot,
-    *,
-    openmetrics: bool = False,
-    live: Sequence[Family] = (),
-    registry: CollectorRegistry | None = None,
+    snapshot: Snapshot, *, openmetrics: bool = False, live: LiveSnapshot | None = None
 ) -> str:
     """A whole /metrics body for a snapshot, every restored value shown (tests, benchmarks)."""
-    exposition = Exposition(lambda: snapshot, live=lambda: live, registry=registry)
+    exposition = Exposition(lambda: snapshot, live=(lambda: live) if live is not None else None)
     exposition.prime()
     return b"".join(exposition.body(openmetrics=openmetrics)).decode()

@@ -1,14 +1,13 @@
 """The small families that change with every request, rendered at each scrape: what registries
-said about rate limits, the state file's health, and the version."""
+said about rate limits, the state file's health, the version, shards and reloads, and archlag's
+own traffic."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from archlag.core.outcomes import LIMITS
+from archlag.core.snapshots import LiveSnapshot
 from archlag.metrics.text import Family, Spec, label_set, with_label
-from archlag.registry import LIMITS
-from archlag.sharding import Shard
-from archlag.state import RegistryStatus
+from archlag.metrics.traffic import traffic_families
 
 LIMIT = Spec(
     "archlag_registry_ratelimit_limit",
@@ -64,18 +63,12 @@ RELOAD_AT = Spec(
 )
 
 
-def live_families(
-    registries: Sequence[RegistryStatus],
-    *,
-    state_file_ok: bool,
-    version: str,
-    shard: Shard | None = None,
-    reload_successful: bool = True,
-    reload_success_time: float | None = None,
-) -> list[Family]:
+def live_families(live: LiveSnapshot) -> list[Family]:
+    """Every family rendered at each scrape: the registries' limits, the process's health, and
+    archlag's own traffic (:mod:`archlag.metrics.traffic`)."""
     limit, remaining, window = Family(LIMIT), Family(REMAINING), Family(WINDOW)
     backoff, quota, limits = Family(BACKOFF), Family(QUOTA), Family(LIMITS_HIT)
-    for status in registries:
+    for status in live.registries:
         labels = label_set(registry=status.registry)
         if status.ratelimit_limit is not None:
             limit.gauge(labels, status.ratelimit_limit)
@@ -88,17 +81,17 @@ def live_families(
         for name in LIMITS:
             limits.counter(with_label(labels, "limit", name), status.limits_hit.get(name, 0))
     state = Family(STATE_FILE)
-    state.gauge("", 1 if state_file_ok else 0)
+    state.gauge("", 1 if live.state_file_ok else 0)
     build = Family(BUILD)
-    build.gauge(label_set(version=version), 1)
+    build.gauge(label_set(version=live.version), 1)
     ordinal, total = Family(SHARD), Family(SHARDS)
-    ordinal.gauge("", shard.ordinal if shard else 0)
-    total.gauge("", shard.total if shard else 1)
+    ordinal.gauge("", live.shard_ordinal)
+    total.gauge("", live.total_shards)
     reloaded, reloaded_at = Family(RELOAD_OK), Family(RELOAD_AT)
-    reloaded.gauge("", 1 if reload_successful else 0)
-    if reload_success_time is not None:
-        reloaded_at.gauge("", reload_success_time)
+    reloaded.gauge("", 1 if live.reload_successful else 0)
+    if live.reload_success_time is not None:
+        reloaded_at.gauge("", live.reload_success_time)
     return [
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
-        reloaded_at,
+        reloaded_at, *traffic_families(live.requests, live.receivers),
     ]  # fmt: skip

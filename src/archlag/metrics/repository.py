@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archlag.core.histograms import HistogramSnapshot
+from archlag.core.outcomes import UNSUPPORTED_REASONS
+from archlag.core.snapshots import RepositorySnapshot, TagView
+from archlag.core.status import WATCH_STATUSES
 from archlag.metrics import text
 from archlag.metrics.hold import Key, NewSeriesHold
 from archlag.metrics.text import Lines, Spec, label_set, with_label
-from archlag.registry import UNSUPPORTED_REASONS
-from archlag.state import WATCH_STATUSES, HistogramSnapshot, RepositorySnapshot, TagView
 
 _CACHED = " (as of the last poll)"
 AVAILABLE = Spec(
@@ -198,23 +200,23 @@ class _Held:
         for platform in sorted(in_view):
             labels = with_label(base, "platform", str(platform))
             self.histogram(DELAY, labels, repo.delays.get(platform, empty))
-            self.counter(REGRESSIONS, labels, repo.regressions.get(platform, 0))
+            self.counter(REGRESSIONS, labels, repo.figures.regressions.get(platform, 0))
         if repo.spread_estimated is not None:
             self.histogram(SPREAD_ESTIMATED, base, repo.spread_estimated)
             for platform, histogram in repo.delays_estimated.items():
                 if platform in in_view:
                     labels = with_label(base, "platform", str(platform))
                     self.histogram(DELAY_ESTIMATED, labels, histogram)
-        self.counter(POLL_ERRORS, base, repo.poll_errors)
-        self.counter(SUSPECT, base, repo.suspect_listings)
-        self.counter(FORGOTTEN, base, repo.forgotten_names)
+        self.counter(POLL_ERRORS, base, repo.figures.poll_errors)
+        self.counter(SUSPECT, base, repo.figures.suspect_listings)
+        self.counter(FORGOTTEN, base, repo.figures.forgotten_names)
         for cause in ("poll", "event"):
             self.counter(
-                CHANGES, with_label(base, "detected_by", cause), repo.changes.get(cause, 0)
+                CHANGES, with_label(base, "detected_by", cause), repo.figures.changes.get(cause, 0)
             )
         for reason in UNSUPPORTED_REASONS:
             labels = with_label(base, "reason", reason)
-            self.counter(UNSUPPORTED, labels, repo.unsupported.get(reason, 0))
+            self.counter(UNSUPPORTED, labels, repo.figures.unsupported.get(reason, 0))
 
     def histogram(self, spec: Spec, labels: str, value: HistogramSnapshot) -> None:
         key = (spec.name, labels)
@@ -237,16 +239,16 @@ class _Held:
 def _watch(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> None:
     families[STALL.name].add(text.sample(STALL.name, base, repo.stall_after))
     families[INTERVAL.name].add(text.sample(INTERVAL.name, base, repo.interval))
-    if repo.last_poll_success is not None:
+    if repo.figures.last_poll_success is not None:
         families[LAST_SUCCESS.name].add(
-            text.sample(LAST_SUCCESS.name, base, repo.last_poll_success)
+            text.sample(LAST_SUCCESS.name, base, repo.figures.last_poll_success)
         )
     for status in WATCH_STATUSES:
-        value = 1 if repo.status.reason == status else 0
+        value = 1 if repo.figures.status.reason == status else 0
         families[STATUS.name].add(
             text.sample(STATUS.name, with_label(base, "status", status), value)
         )
-    families[IGNORED.name].add(text.sample(IGNORED.name, base, repo.invalid_tags))
+    families[IGNORED.name].add(text.sample(IGNORED.name, base, repo.figures.invalid_tags))
     families[FAILING.name].add(text.sample(FAILING.name, base, repo.failing))
-    if repo.last_event is not None:
-        families[LAST_EVENT.name].add(text.sample(LAST_EVENT.name, base, repo.last_event))
+    if repo.figures.last_event is not None:
+        families[LAST_EVENT.name].add(text.sample(LAST_EVENT.name, base, repo.figures.last_event))

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from archlag.state import HistogramSnapshot
+from archlag.core.histograms import HistogramSnapshot
 
 KINDS = ("gauge", "counter", "histogram")
 

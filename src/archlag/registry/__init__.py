@@ -11,21 +11,19 @@ Modules, each one thing:
 - :mod:`~archlag.registry.content`: which platforms a tag provides;
 - :mod:`~archlag.registry.hub` and :mod:`~archlag.registry.quay`: registry-specific metadata
   APIs with push times;
-- untrusted input, read once and defensively: :mod:`~archlag.registry.names` (the grammar of
-  tags, repositories and digests), :mod:`~archlag.registry.jsonbody` (JSON bodies),
+- :mod:`~archlag.registry.manifests`: media types and digests;
+- :mod:`~archlag.registry.configured`: clients as the configuration describes them;
+- untrusted input, read once and defensively (beside :mod:`archlag.core.names`, the grammar
+  of tags, repositories and digests): :mod:`~archlag.registry.jsonbody` (JSON bodies),
   :mod:`~archlag.registry.headers` and :mod:`~archlag.registry.links` (header values, ``Link``);
-  :mod:`~archlag.registry.limits`: the counters of caps hit;
+  :mod:`~archlag.registry.caps`: the counters of caps hit;
 - :mod:`~archlag.registry.errors`: the error tree.
 
-Everything other modules need is re-exported here.
+Everything other modules need is re-exported here; the label values the client produces
+(results, refusal reasons, caps) are in :mod:`archlag.core.outcomes`.
 """
 
-from archlag.registry.client import (
-    MANIFEST_ACCEPT,
-    Manifest,
-    ManifestHead,
-    RegistryClient,
-)
+from archlag.registry.client import Manifest, ManifestHead, RegistryClient
 from archlag.registry.content import TagContent, fetch_content
 from archlag.registry.credentials import (
     BasicCredentials,
@@ -37,8 +35,6 @@ from archlag.registry.credentials import (
 )
 from archlag.registry.docker_config import DockerConfigCredentials, HelperRunner
 from archlag.registry.errors import (
-    RESULTS,
-    UNSUPPORTED_REASONS,
     BadResponseError,
     CredentialsError,
     NotFoundError,
@@ -51,17 +47,13 @@ from archlag.registry.errors import (
     UnsupportedManifestError,
 )
 from archlag.registry.hub import HubClient, HubImage, HubTag
-from archlag.registry.limits import LIMITS
-from archlag.registry.names import is_digest, is_repository, is_tag
+from archlag.registry.manifests import MANIFEST_ACCEPT
 from archlag.registry.quay import QuayClient, QuayRevision
 from archlag.registry.ratelimit import ClientStatus, RateLimitStatus
 from archlag.registry.transport import RequestObserver, RetryPolicy
 
 __all__ = [
-    "LIMITS",
     "MANIFEST_ACCEPT",
-    "RESULTS",
-    "UNSUPPORTED_REASONS",
     "BadResponseError",
     "BasicCredentials",
     "ClientStatus",
@@ -94,7 +86,4 @@ __all__ = [
     "UnauthorizedError",
     "UnsupportedManifestError",
     "fetch_content",
-    "is_digest",
-    "is_repository",
-    "is_tag",
 ]

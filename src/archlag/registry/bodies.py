@@ -26,7 +26,7 @@ _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate":
 
 class BodyError(Exception):
     """The body cannot be decoded: stacked or unknown encodings, corrupt or truncated data;
-    ``limit`` is the key of :data:`~archlag.registry.limits.LIMITS` to count it under, if any."""
+    ``limit`` is the key of :data:`~archlag.core.outcomes.LIMITS` to count it under, if any."""
 
     def __init__(self, message: str, limit: str | None = None) -> None:
         super().__init__(message)

@@ -25,27 +25,24 @@ from typing import Unpack
 
 import httpx
 
+from archlag.core.names import is_digest, is_repository, is_tag
 from archlag.registry.auth import (
     Authenticator,
     SentAuthorization,
     parse_challenges,
     repository_scope,
 )
-from archlag.registry.content import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    OCI_MANIFEST,
+from archlag.registry.credentials import CredentialSource
+from archlag.registry.errors import BadResponseError, Where, sanitize
+from archlag.registry.headers import bounded_values, content_digest, content_type
+from archlag.registry.links import Unfollowable, next_page
+from archlag.registry.manifests import (
+    MANIFEST_ACCEPT,
     digest_of,
     manifest_media_type,
     reject_schema1,
     verify_digest,
 )
-from archlag.registry.credentials import CredentialSource
-from archlag.registry.errors import BadResponseError, Where, sanitize
-from archlag.registry.headers import bounded_values, content_digest, content_type
-from archlag.registry.links import Unfollowable, next_page
-from archlag.registry.names import is_digest, is_repository, is_tag
 from archlag.registry.transport import (
     MAX_SMALL_BYTES,
     HttpSession,
@@ -55,7 +52,6 @@ from archlag.registry.transport import (
     SessionOptions,
 )
 
-MANIFEST_ACCEPT: tuple[str, ...] = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 MAX_MANIFEST_BYTES = 4 << 20  # what distribution accepts on push, so nothing real is larger
 MAX_TAGS_PAGE_BYTES = 16 << 20
 MAX_TOKEN_BYTES = 1 << 20
@@ -119,7 +115,7 @@ class RegistryClient(SessionClient):
         """Every tag of the repository, sorted and without duplicates, following ``Link`` pages.
 
         Entries are returned as the registry sent them: callers keep those that pass
-        :func:`~archlag.registry.names.is_tag` (only those can be read further).
+        :func:`~archlag.core.names.is_tag` (only those can be read further).
 
         Raises:
             BadResponseError: the listing is incomplete: its next page is on another origin,

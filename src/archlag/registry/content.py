@@ -3,7 +3,7 @@
 An OCI image index or Docker manifest list names one image manifest per platform. BuildKit
 attestations (``unknown/unknown`` entries, ``vnd.docker.reference.type`` annotations, descriptors
 with an ``artifactType``) and entries of unknown media types are skipped, nested indexes are
-followed, and platforms are normalised with :func:`archlag.platforms.normalize`, so ``aarch64``
+followed, and platforms are normalised with :func:`archlag.core.platforms.normalize`, so ``aarch64``
 and ``arm64/v8`` are one platform. When the same platform appears twice the first entry wins;
 so several ``windows/amd64`` entries differing only in ``os.version`` give one stable platform.
 A tag that points straight at an image manifest has one platform, read from its config blob.
@@ -25,34 +25,20 @@ Well-formed manifests that cannot be read raise its subclass
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from archlag.platforms import Platform, normalize
-from archlag.registry import jsonbody
+from archlag.core.names import is_digest, is_media_type
+from archlag.core.platforms import Platform, normalize
+from archlag.registry.client import RegistryClient
 from archlag.registry.errors import BadResponseError, Where
-from archlag.registry.names import is_digest, is_media_type
+from archlag.registry.manifests import IMAGE_TYPES, INDEX_TYPES, OCI_INDEX, OCI_MANIFEST
 
-if TYPE_CHECKING:  # the client imports this module for media types and digests
-    from archlag.registry.client import RegistryClient
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-SCHEMA1_MANIFEST = "application/vnd.docker.distribution.manifest.v1+json"
-SCHEMA1_TYPES = frozenset(
-    {SCHEMA1_MANIFEST, "application/vnd.docker.distribution.manifest.v1+prettyjws"}
-)
-
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
-IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 IMAGE_CONFIG_TYPES = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
 )
@@ -238,48 +224,6 @@ class _Reader:
                 BadResponseError, f"manifest {digest} is not of the type its index entry declares"
             )
         return document
-
-
-def digest_of(algorithm: str, body: bytes) -> str:
-    return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
-
-
-def verify_digest(digest: str, body: bytes, where: Where, what: str) -> None:
-    """Raise BadResponseError unless ``body`` hashes to ``digest`` (from :func:`is_digest`)."""
-    if digest_of(digest.partition(":")[0], body) != digest:
-        raise where.error(BadResponseError, f"{what} content does not match digest {digest}")
-
-
-def manifest_media_type(content_type: str, body: bytes) -> str:
-    """The Content-Type, or if it is not a manifest type, the body's own ``mediaType``."""
-    if content_type in INDEX_TYPES | IMAGE_TYPES | SCHEMA1_TYPES:
-        return content_type
-    try:
-        document = jsonbody.loads(body)
-    except jsonbody.JsonBodyError:
-        return content_type  # reading the body as a manifest will say what is wrong with it
-    if isinstance(document, dict):
-        declared = document.get("mediaType")
-        if is_media_type(declared):
-            return str(declared)
-        if document.get("schemaVersion") == 1:
-            return SCHEMA1_MANIFEST
-    return content_type
-
-
-def reject_schema1(media_type: str, where: Where, digest: str | None = None) -> None:
-    """Refuse a Docker schema 1 manifest (``digest``: its digest, if known, for the error).
-
-    Raises:
-        UnsupportedManifestError: ``media_type`` is a schema 1 type (reason ``schema1``).
-    """
-    if media_type in SCHEMA1_TYPES:
-        raise where.unsupported(
-            "schema1",
-            f"registry sent a Docker schema1 manifest ({media_type}), which is deprecated and "
-            "unsupported (it has no platform list)",
-            digest,
-        )
 
 
 def parse_time(text: str) -> float | None:

@@ -33,12 +33,7 @@ from typing import Any
 
 import anyio
 
-from archlag.registry.credentials import (
-    BasicCredentials,
-    Credentials,
-    IdentityToken,
-    RegistryToken,
-)
+from archlag.registry.credentials import BasicCredentials, Credentials, IdentityToken, RegistryToken
 from archlag.registry.errors import CredentialsError
 from archlag.secrets import Secret
 

@@ -43,18 +43,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from archlag.core.outcomes import UNSUPPORTED_REASONS
 from archlag.registry import jsonbody
-from archlag.registry.limits import LimitCounter
+from archlag.registry.caps import LimitCounter
 from archlag.secrets import scrub
-
-RESULTS = ("ok", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "error")
-
-# Why a manifest was refused although it is well-formed; a bounded set for a metric label:
-#   schema1             Docker image manifest v2 schema 1 (deprecated, has no platform list)
-#   unknown_media_type  the tag points at something that is neither an index nor an image
-#   nested_too_deep     indexes nested deeper than content.MAX_INDEX_DEPTH
-#   too_many_children   reading the tag needs more than content.MAX_CHILD_REQUESTS fetches
-UNSUPPORTED_REASONS = ("schema1", "unknown_media_type", "nested_too_deep", "too_many_children")
 
 _MAX_DETAIL = 200
 MAX_ERROR_BODY_BYTES = 64 << 10  # longer error bodies are not read for a message
@@ -74,7 +66,7 @@ class Where:
     limits: LimitCounter | None = field(default=None, compare=False, repr=False)
 
     def hit(self, limit: str) -> None:
-        """Count one hit of ``limit`` (a key of :data:`~archlag.registry.limits.LIMITS`)."""
+        """Count one hit of ``limit`` (a key of :data:`~archlag.core.outcomes.LIMITS`)."""
         if self.limits is not None:
             self.limits.hit(limit)
 

@@ -10,7 +10,7 @@ A registry's headers are untrusted, and each is read here once, within bounds:
 
 (``Link`` is read by :mod:`~archlag.registry.links`, ``Retry-After`` and the rate-limit headers by
 :mod:`~archlag.registry.ratelimit`.) Refused values are counted as ``bad_header``
-(:mod:`~archlag.registry.limits`).
+(:mod:`~archlag.registry.caps`).
 
 Values archlag sends that hold a secret must be sendable as they are: :func:`is_header_token`
 says whether a token may go into ``Authorization: Bearer`` (visible ASCII, no spaces, bounded);
@@ -23,8 +23,8 @@ import re
 
 import httpx
 
+from archlag.core.names import is_digest, is_media_type
 from archlag.registry.errors import BadResponseError, Where
-from archlag.registry.names import is_digest, is_media_type
 
 MAX_CONTENT_TYPE_LENGTH = 256
 MAX_TOKEN_LENGTH = 16 << 10  # JWTs of real registries are 1-3 KiB; servers refuse 8-16 KiB headers

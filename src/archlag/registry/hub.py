@@ -30,21 +30,15 @@ from typing import Any, Unpack
 import anyio
 import httpx
 
-from archlag.platforms import Platform
+from archlag.core.names import is_tag
+from archlag.core.platforms import Platform
 from archlag.registry.client import check_repository, check_tag
 from archlag.registry.content import parse_time, platform_from
 from archlag.registry.credentials import BasicCredentials
 from archlag.registry.errors import BadResponseError, UnauthorizedError, Where
 from archlag.registry.headers import is_header_token
 from archlag.registry.links import same_origin
-from archlag.registry.names import is_tag
-from archlag.registry.transport import (
-    HttpSession,
-    Outgoing,
-    Reply,
-    SessionClient,
-    SessionOptions,
-)
+from archlag.registry.transport import HttpSession, Outgoing, Reply, SessionClient, SessionOptions
 from archlag.secrets import Secret
 
 TOKEN_LIFETIME = 540.0  # Hub JWTs are valid for 10 minutes; renew after 9

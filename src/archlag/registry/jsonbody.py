@@ -31,7 +31,7 @@ _DELTAS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed b
 
 class JsonBodyError(ValueError):
     """Why a body is not usable JSON. ``limit`` names the cap that refused it, if one did:
-    ``"body_too_large"`` or ``"json_too_deep"`` (keys of :data:`archlag.registry.limits.LIMITS`).
+    ``"body_too_large"`` or ``"json_too_deep"`` (keys of :data:`archlag.core.outcomes.LIMITS`).
     The message completes a sentence such as "manifest <message>".
     """
 

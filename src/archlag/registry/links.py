@@ -26,7 +26,7 @@ _REL = re.compile(r"""(?:^|;)[ \t]*rel[ \t]*=[ \t]*"?([^";]*)"?""", re.IGNORECAS
 class Unfollowable:
     """A next page exists but cannot be followed; ``reason`` completes "the next page ...".
 
-    ``limit`` is the key it counts under (:data:`~archlag.registry.limits.LIMITS`): ``bad_url``
+    ``limit`` is the key it counts under (:data:`~archlag.core.outcomes.LIMITS`): ``bad_url``
     for a URL that is invalid or on another origin, ``bad_header`` for an unreadable header.
     """
 

@@ -21,16 +21,11 @@ from typing import Any, Unpack
 
 import httpx
 
+from archlag.core.names import is_digest
 from archlag.registry.client import check_repository, check_tag
 from archlag.registry.credentials import RegistryToken, unsendable
 from archlag.registry.errors import BadResponseError, CredentialsError, Where
-from archlag.registry.names import is_digest
-from archlag.registry.transport import (
-    HttpSession,
-    Outgoing,
-    SessionClient,
-    SessionOptions,
-)
+from archlag.registry.transport import HttpSession, Outgoing, SessionClient, SessionOptions
 from archlag.secrets import Secret
 
 PAGE_LIMIT = 100  # the API's maximum

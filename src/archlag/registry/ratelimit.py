@@ -12,7 +12,7 @@
 
 Waiting uses the client's monotonic clock; the values reported in :class:`ClientStatus` are
 wall-clock (unix) times, for metrics. :class:`ClientStatus` also carries ``limits_hit``, how
-often each cap of :mod:`archlag.registry.limits` refused something. Header values longer than
+often each cap of :mod:`archlag.registry.caps` refused something. Header values longer than
 :data:`MAX_VALUE_LENGTH` are not read.
 """
 
@@ -28,7 +28,7 @@ from email.utils import parsedate_to_datetime
 import anyio
 import httpx
 
-from archlag.registry.limits import no_limits_hit
+from archlag.registry.caps import no_limits_hit
 
 MAX_HEADER_NUMBER = 10**12  # larger counts are garbage, not a quota
 MAX_VALUE_LENGTH = 256  # longer rate-limit or Retry-After values are garbage, not read
@@ -58,7 +58,7 @@ class ClientStatus:
     rate_limit: RateLimitStatus | None
     backoff_until: float | None  # wall-clock unix time; None when not backing off
     quota_requests: int  # manifest GETs served (Docker Hub counts these as pulls)
-    # how often each cap was hit, keyed by every name in archlag.registry.limits.LIMITS
+    # how often each cap was hit, keyed by every name in archlag.core.outcomes.LIMITS
     limits_hit: Mapping[str, int] = field(default_factory=no_limits_hit)
 
 

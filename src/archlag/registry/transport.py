@@ -9,7 +9,7 @@ robust client needs, in this order for each attempt:
 2. the concurrency limit, then pacing (``requests_per_minute``);
 3. the exchange itself, reported to the :class:`RequestObserver` with a bounded result;
 4. rate-limit headers are recorded, served manifest GETs counted (a body over its limit is
-   refused and counted in :mod:`~archlag.registry.limits`);
+   refused and counted in :mod:`~archlag.registry.caps`);
 5. transport errors, timeouts and 5xx are retried with exponential backoff; a 429 starts the
    back-off of step 1.
 
@@ -31,6 +31,7 @@ import httpx
 
 import archlag
 from archlag.registry.bodies import ACCEPT_ENCODING, BodyError, read_body
+from archlag.registry.caps import LimitCounter
 from archlag.registry.errors import (
     BadResponseError,
     RateLimitedError,
@@ -43,7 +44,6 @@ from archlag.registry.errors import (
     result_for_status,
     sanitize,
 )
-from archlag.registry.limits import LimitCounter
 from archlag.registry.ratelimit import (
     Backoff,
     ClientStatus,

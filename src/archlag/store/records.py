@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from archlag.model import Completion, TagState
-from archlag.platforms import Platform
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import Platform
+from archlag.core.publication import Completion, TagState
 
 
 class StoreError(Exception):
@@ -26,35 +27,28 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class RepositoryRecord:
-    """What the store holds for one repository."""
+    """What the store holds for one repository (of its figures, the stored ones)."""
 
-    baseline_done: bool = False
-    last_poll_success: float | None = None
-    last_listing: float | None = None  # when the latest trusted listing was read
+    figures: WatchFigures = field(default_factory=WatchFigures)
     first_listed: Mapping[str, float] = field(default_factory=dict)
     absent_since: Mapping[str, float] = field(default_factory=dict)  # tags a listing lost
     tags: Mapping[str, TagState] = field(default_factory=dict)
     observations: tuple[Observation, ...] = ()
-    regressions: Mapping[Platform, int] = field(default_factory=dict)
-    unsupported: Mapping[str, int] = field(default_factory=dict)  # manifests refused, by reason
 
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
-    """The changes one poll made to one repository, written atomically."""
+    """The changes one poll made to one repository, written atomically: the watch's figures
+    after the poll (the stored ones are written), and what changed in its listing and tags."""
 
     registry: str
     repository: str
-    baseline_done: bool
-    last_poll_success: float | None
-    last_listing: float | None = None
+    figures: WatchFigures
     listed_added: Mapping[str, float] = field(default_factory=dict)  # tag -> first listed
     listed_absent: Mapping[str, float | None] = field(default_factory=dict)  # None: back again
     forgotten: frozenset[str] = frozenset()  # tags whose records are deleted (retention)
     tags_changed: tuple[TagState, ...] = ()
     completions: tuple[Completion, ...] = ()
-    regressions: tuple[Platform, ...] = ()
-    unsupported: tuple[str, ...] = ()  # reasons of manifests refused in this poll
 
 
 class Store(Protocol):

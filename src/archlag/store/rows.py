@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from archlag.model import Completion, Expectation, PlatformState, Publication, TagState
-from archlag.platforms import Platform, parse_platform
+from archlag.core.figures import WatchFigures
+from archlag.core.platforms import Platform, parse_platform
+from archlag.core.publication import Completion, Expectation, PlatformState, Publication, TagState
 from archlag.store.records import PollRecord
 
 
@@ -74,28 +75,43 @@ def _expectation(
 
 def write_poll(db: sqlite3.Connection, record: PollRecord) -> tuple[Completion, ...]:
     key = (record.registry, record.repository)
+    _write_figures(db, key, record.figures)
+    _write_listing(db, key, record)
+    _write_tags(db, key, record)
+    return tuple(c for c in record.completions if _write_completion(db, key, c))
+
+
+def figures_from_rows(rows: dict[str, Any]) -> WatchFigures:
+    """The stored figures of a repository (:func:`read_rows`); the others start afresh."""
+    repository = rows["repository"]
+    return WatchFigures(
+        baseline_done=bool(repository[0]) if repository else False,
+        last_poll_success=repository[1] if repository else None,
+        last_listing=repository[2] if repository else None,
+        regressions={parse_platform(p): total for p, total in rows["regressions"]},
+        unsupported=dict(rows["unsupported"]),
+    )
+
+
+def _write_figures(db: sqlite3.Connection, key: tuple[str, str], figures: WatchFigures) -> None:
+    """The stored figures: the repository's row and its counters' totals."""
     db.execute(
         "INSERT INTO repositories (registry, repository, baseline_done, last_poll_success,"
         " last_listing) VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, repository)"
         " DO UPDATE SET baseline_done = excluded.baseline_done,"
         " last_poll_success = excluded.last_poll_success, last_listing = excluded.last_listing",
-        (*key, int(record.baseline_done), record.last_poll_success, record.last_listing),
+        (*key, int(figures.baseline_done), figures.last_poll_success, figures.last_listing),
     )
-    _write_listing(db, key, record)
-    _write_tags(db, key, record)
-    for platform in record.regressions:
-        db.execute(
-            "INSERT INTO regressions VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
-            " platform) DO UPDATE SET total = total + 1",
-            (*key, str(platform)),
-        )
-    for reason in record.unsupported:
-        db.execute(
-            "INSERT INTO unsupported VALUES (?, ?, ?, 1) ON CONFLICT (registry, repository,"
-            " reason) DO UPDATE SET total = total + 1",
-            (*key, reason),
-        )
-    return tuple(c for c in record.completions if _write_completion(db, key, c))
+    db.executemany(
+        "INSERT INTO regressions VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository,"
+        " platform) DO UPDATE SET total = excluded.total",
+        [(*key, str(platform), total) for platform, total in figures.regressions.items()],
+    )
+    db.executemany(
+        "INSERT INTO unsupported VALUES (?, ?, ?, ?) ON CONFLICT (registry, repository,"
+        " reason) DO UPDATE SET total = excluded.total",
+        [(*key, reason, total) for reason, total in figures.unsupported.items()],
+    )
 
 
 def _write_listing(db: sqlite3.Connection, key: tuple[str, str], record: PollRecord) -> None:

@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from archlag.model import Completion
-from archlag.platforms import parse_platform
+from archlag.core.platforms import parse_platform
+from archlag.core.publication import Completion
 from archlag.store.lock import LockedError, StateFileLock
 from archlag.store.records import Observation, PollRecord, RepositoryRecord, StoreError
-from archlag.store.rows import read_rows, tags_from_rows, write_poll
+from archlag.store.rows import figures_from_rows, read_rows, tags_from_rows, write_poll
 from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
 from archlag.store.transfer import export_rows, import_rows
 
@@ -141,11 +141,8 @@ class SQLiteStore:
         key = (registry, repository)
         with self._lock:
             rows = read_rows(self._db, key)
-        repository_row = rows["repository"]
         return RepositoryRecord(
-            baseline_done=bool(repository_row[0]) if repository_row else False,
-            last_poll_success=repository_row[1] if repository_row else None,
-            last_listing=repository_row[2] if repository_row else None,
+            figures=figures_from_rows(rows),
             first_listed={tag: at for tag, at, _ in rows["listed"]},
             absent_since={tag: gone for tag, _, gone in rows["listed"] if gone is not None},
             tags=tags_from_rows(rows["tags"], rows["platforms"]),
@@ -153,8 +150,6 @@ class SQLiteStore:
                 Observation(kind, parse_platform(platform) if platform else None, seconds, bool(e))
                 for kind, platform, seconds, e in rows["observations"]
             ),
-            regressions={parse_platform(p): total for p, total in rows["regressions"]},
-            unsupported=dict(rows["unsupported"]),
         )
 
     def save(self, record: PollRecord) -> tuple[Completion, ...]:

@@ -1,0 +1,135 @@
+"""Frozen snapshots of the running exporter, which metrics, the read API and the status page
+read (on any thread): one :class:`RepositorySnapshot` per watch, gathered in a
+:class:`Snapshot`, and the figures that change with every request (registries' limits, request
+and push-event counts, the process's health) in a :class:`LiveSnapshot`.
+
+Only what is running is in a snapshot: a watch, registry or receiver that a reload removed is
+not, so its series leave ``/metrics``.
+
+A snapshot holds references to frozen values (tag states, :class:`WatchFigures`, histogram
+snapshots); taking one copies nothing that a poll could change afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from archlag.core.figures import WatchFigures
+from archlag.core.histograms import HistogramSnapshot
+from archlag.core.platforms import Platform
+from archlag.core.publication import TagState
+from archlag.core.status import PENDING, REGISTRY_PROBLEMS
+
+
+@dataclass(frozen=True, slots=True)
+class TagView:
+    state: TagState
+    error: str = ""  # why the latest check of this tag failed, if it did (sanitised)
+
+    @property
+    def expected(self) -> frozenset[Platform]:
+        return self.state.publication.expected
+
+    @property
+    def complete(self) -> bool:
+        return self.state.publication.complete
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySnapshot:
+    registry: str
+    repository: str
+    interval: float
+    stall_after: float
+    tags: tuple[TagView, ...]  # the selected tags, newest first
+    spread: HistogramSnapshot
+    delays: Mapping[Platform, HistogramSnapshot]
+    figures: WatchFigures = field(default_factory=WatchFigures)
+    spread_estimated: HistogramSnapshot | None = None  # backfill estimates, when enabled
+    delays_estimated: Mapping[Platform, HistogramSnapshot] = field(default_factory=dict)
+    generation: int = 0  # changes whenever anything in this snapshot may have changed
+    # False for watches with platform_tags: a tag's digest then combines several manifests
+    manifest_digests: bool = True
+    configured_platforms: frozenset[Platform] = frozenset()  # the watch's `platforms`
+    # tags in view that no check could read yet (no record): why their latest check failed
+    unread: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> int:
+        """Tags in view whose latest check failed, read before or not."""
+        return sum(1 for view in self.tags if view.error) + len(self.unread)
+
+    @property
+    def platforms(self) -> frozenset[Platform]:
+        """Every platform a selected tag has or expects: the platforms in the view."""
+        found: set[Platform] = set()
+        for view in self.tags:
+            found |= view.expected | view.state.publication.platforms.keys()
+        return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStatus:
+    """What a registry told archlag about its limits, for the collector."""
+
+    registry: str
+    ratelimit_limit: int | None = None
+    ratelimit_remaining: int | None = None
+    ratelimit_window_seconds: float | None = None
+    backoff_until: float | None = None
+    quota_requests: int = 0
+    limits_hit: Mapping[str, int] = field(default_factory=dict)  # caps hit, by cap name
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFigures:
+    """archlag's own requests to one registry (or push-time API), by method and result."""
+
+    registry: str
+    requests: Mapping[tuple[str, str], int]  # (method, result) -> count
+    durations: HistogramSnapshot  # seconds per request
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverFigures:
+    """What one push-event receiver got."""
+
+    receiver: str
+    received: Mapping[str, int]  # by result: accepted, ignored, unauthorized, ...
+    last_proven: float | None  # the last request that proved the receiver's secret
+    check_delays: HistogramSnapshot  # push time to the end of the check it caused
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """What ``/metrics`` renders at every scrape: small, and changing with every request."""
+
+    registries: tuple[RegistryStatus, ...] = ()
+    requests: tuple[RequestFigures, ...] = ()
+    receivers: tuple[ReceiverFigures, ...] = ()
+    state_file_ok: bool = True
+    version: str = ""
+    shard_ordinal: int = 0
+    total_shards: int = 1
+    reload_successful: bool = True
+    reload_success_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    repositories: tuple[RepositorySnapshot, ...]
+
+    def registries_up(self) -> dict[str, bool]:
+        """Per registry: down while the latest poll of one of its watches could not reach it.
+
+        A repository that does not exist, or that denies archlag, is that watch's problem, not
+        the registry's. Unknown before the first poll.
+        """
+        up: dict[str, bool] = {}
+        for repo in self.repositories:
+            reason = repo.figures.status.reason
+            if reason != PENDING:
+                reachable = reason not in REGISTRY_PROBLEMS
+                up[repo.registry] = up.get(repo.registry, True) and reachable
+        return up

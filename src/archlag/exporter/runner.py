@@ -1,0 +1,237 @@
+"""Wiring: the supervisor, the metrics, the HTTP servers, signals and reloads.
+
+Everything runs in one anyio task group. SIGTERM or SIGINT stops the HTTP servers and cancels the
+pollers; a poll that is saving finishes its transaction first (blocking SQLite work runs in a
+worker thread that cancellation waits for), then the store is closed. SIGHUP, and ``POST
+/-/reload`` when the lifecycle endpoints are enabled, re-read the configuration file: a file
+that fails validation is refused whole and the running configuration keeps going
+(:class:`Reloader`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as ServerConfig
+from starlette.applications import Starlette
+
+from archlag import __version__, logs
+from archlag.config import Config, ConfigError, load_config, split_listen_address
+from archlag.core.sharding import Shard
+from archlag.core.snapshots import LiveSnapshot
+from archlag.events import Dispatcher, event_routes
+from archlag.events.event_tally import EventTally
+from archlag.exporter.supervisor import Changes, Supervisor
+from archlag.metrics import Exposition, RenderSchedule
+from archlag.registry.request_tally import RequestTally
+from archlag.store import Store
+from archlag.web.app import create_app, events_app
+from archlag.web.lifecycle import Readiness
+
+log = logging.getLogger("archlag")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    config_path: Path
+    listen: str
+    ready_timeout: float
+    events_listen: str | None = None
+    enable_lifecycle: bool = False  # POST /-/reload
+    shard: Shard = field(default_factory=Shard)
+    peers: tuple[str, ...] = ()  # other archlag shards to adopt moved repositories from
+
+
+class ListenError(OSError):
+    """An address archlag was told to serve on cannot be bound; ``address`` says which."""
+
+    def __init__(self, address: str, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.address = address
+
+
+@dataclass(slots=True)
+class ReloadStatus:
+    successful: bool = True
+    last_success: float = field(default_factory=time.time)
+
+
+class Reloader:
+    """Re-reads the configuration file; applies it only when it is valid as a whole."""
+
+    def __init__(self, path: Path, supervisor: Supervisor) -> None:
+        self._path = path
+        self._supervisor = supervisor
+        self._lock = anyio.Lock()
+        self.status = ReloadStatus()
+
+    async def reload(self, why: str) -> str | None:
+        """Reload; None on success, else the reason (the running configuration is kept)."""
+        async with self._lock:
+            try:
+                config = await anyio.to_thread.run_sync(load_config, self._path)
+            except ConfigError as exc:
+                self.status.successful = False
+                issues = "; ".join(map(str, exc.issues[:20]))
+                logs.event(log, logging.ERROR, "reload_failed", trigger=why,
+                           file=str(self._path), errors=len(exc.issues), issues=issues)  # fmt: skip
+                return str(exc)
+            changes = self._supervisor.apply(config)
+            self.status.successful, self.status.last_success = True, time.time()
+            _log_reload(why, changes)
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    """What ``/metrics`` renders at every scrape, gathered from the running parts."""
+
+    supervisor: Supervisor
+    store: Store
+    reloads: ReloadStatus
+    shard: Shard
+    requests: RequestTally
+    events: EventTally
+
+    def snapshot(self) -> LiveSnapshot:
+        return LiveSnapshot(
+            registries=self.supervisor.registries(),
+            requests=self.requests.snapshot(),
+            receivers=self.events.snapshot(),
+            state_file_ok=self.store.problem() is None,
+            version=__version__,
+            shard_ordinal=self.shard.ordinal,
+            total_shards=self.shard.total,
+            reload_successful=self.reloads.successful,
+            reload_success_time=self.reloads.last_success,
+        )
+
+
+async def run(config: Config, store: Store, options: RunOptions) -> None:
+    """Run the exporter until SIGTERM or SIGINT.
+
+    Raises:
+        ListenError: a listen address cannot be bound.
+    """
+    requests, events = RequestTally(), EventTally(r.name for r in config.receivers)
+    owned = [w for w in config.watches if options.shard.owns(w.registry, w.repository)]
+    readiness = Readiness(len(owned), options.ready_timeout, problem=store.problem)
+    schedule = RenderSchedule()  # the pollers say when the state changed; the exposition renders
+    supervisor = Supervisor(
+        config,
+        store,
+        shard=options.shard,
+        requests=requests,
+        events=events,
+        on_change=schedule.changed,
+        on_first_poll=readiness.first_poll_done,
+        peers=options.peers,
+    )
+    reloader = Reloader(options.config_path, supervisor)
+    live = LiveFigures(supervisor, store, reloader.status, options.shard, requests, events)
+    exposition = Exposition(supervisor.snapshot, live=live.snapshot, schedule=schedule)
+    receivers = event_routes(supervisor.receivers, Dispatcher(supervisor.poller), events)
+
+    async def export(registry: str, repository: str) -> dict[str, Any] | None:
+        return await anyio.to_thread.run_sync(store.export, registry, repository)
+
+    app = create_app(
+        exposition,
+        supervisor.snapshot,
+        readiness,
+        __version__,
+        config=lambda: supervisor.config,
+        extra_routes=() if options.events_listen else receivers,
+        reload=reloader.reload if options.enable_lifecycle else None,
+        export=export,
+        repository=supervisor.repository_snapshot,
+    )
+    servers = [(app, _server_config(options.listen))]
+    if options.events_listen:
+        servers.append((events_app(receivers), _server_config(options.events_listen)))
+    shutdown = anyio.Event()
+    try:
+        async with anyio.create_task_group() as group:
+            supervisor.start(group)
+            exposition.prime()
+            group.start_soon(_watch_signals, shutdown, reloader)
+            group.start_soon(exposition.run)
+            logs.event(log, logging.INFO, "started", listen=options.listen,
+                       events_listen=options.events_listen or options.listen,
+                       watches=len(supervisor.watches()), receivers=len(config.receivers),
+                       shard=options.shard.ordinal, total_shards=options.shard.total,
+                       version=__version__, state_file=config.state_file)  # fmt: skip
+            # Each server runs in a task of its own: hypercorn's asyncio TaskGroup may leave a
+            # native cancellation request on the task that ran it, which must not be the host.
+            for served, server_config in servers:
+                group.start_soon(_serve, served, server_config, shutdown, group.cancel_scope)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await supervisor.aclose()
+    logs.event(log, logging.INFO, "stopped")
+
+
+def _log_reload(why: str, changes: Changes) -> None:
+    logs.event(log, logging.INFO, "reloaded", trigger=why, added=len(changes.added),
+               removed=len(changes.removed), changed=len(changes.changed),
+               registries_replaced=len(changes.registries),
+               receivers_changed=changes.receivers)  # fmt: skip
+
+
+def _server_config(listen: str) -> ServerConfig:
+    """Hypercorn's settings for one address, which must be free now.
+
+    Raises:
+        ListenError: the address cannot be bound.
+    """
+    host, port = split_listen_address(listen)
+    try:
+        _check_bind(host, port)
+    except OSError as exc:
+        raise ListenError(listen, exc) from None
+    server_config = ServerConfig()
+    server_config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    server_config.accesslog = None
+    server_config.errorlog = logging.getLogger("archlag.http")
+    return server_config
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail early and plainly when the address is taken, before any task starts.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+async def _serve(
+    app: Starlette, config: ServerConfig, shutdown: anyio.Event, scope: anyio.CancelScope
+) -> None:
+    try:
+        await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    finally:
+        scope.cancel()  # the server stopped (signal or error): stop the pollers too
+
+
+async def _watch_signals(shutdown: anyio.Event, reloader: Reloader) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for received in signals:
+            name = signal.Signals(received).name
+            if received == signal.SIGHUP:
+                await reloader.reload("SIGHUP")
+                continue
+            logs.event(log, logging.INFO, "shutting_down", signal=name)
+            shutdown.set()
+            return

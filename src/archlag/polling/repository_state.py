@@ -1,0 +1,192 @@
+"""What archlag knows about one watched repository, in memory: mutable, owned by its poller.
+
+The poller changes a :class:`RepositoryState` only through its methods, and only after the
+store has committed the same change (:meth:`RepositoryState.commit`), so memory never runs
+ahead of disk. :meth:`RepositoryState.snapshot` returns frozen values that a scrape can render
+on another thread. :func:`restore` rebuilds a state from the store's record at start.
+
+History is kept apart from the view: ``tags`` holds the record of every tag archlag tracked
+(including tags that left the listing or the ``tags.limit`` selection), ``selected`` is what is
+shown and exported. A tag that comes back resumes its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from archlag.core.figures import WatchFigures
+from archlag.core.histograms import Histogram
+from archlag.core.platforms import Platform
+from archlag.core.publication import Completion, TagState, legacy_expectation, select_tags
+from archlag.core.snapshots import RepositorySnapshot, TagView
+from archlag.polling.listing import View
+from archlag.store import PollRecord, RepositoryRecord
+
+
+@dataclass(slots=True)
+class RepositoryState:
+    """Everything archlag knows about one watched repository."""
+
+    registry: str
+    repository: str
+    buckets: tuple[float, ...]
+    figures: WatchFigures = field(default_factory=WatchFigures)
+    first_listed: dict[str, float] = field(default_factory=dict)  # present and absent tags
+    absent_since: dict[str, float] = field(default_factory=dict)  # tags a listing confirmed gone
+    missing_once: dict[str, float] = field(default_factory=dict)  # missing from one listing
+    tags: dict[str, TagState] = field(default_factory=dict)  # every record, in view or not
+    selected: tuple[str, ...] = ()
+    backfill: bool = False
+    tag_errors: dict[str, str] = field(default_factory=dict)
+    unsaved: set[str] = field(default_factory=set)  # records fixed up at restore, to write
+    generation: int = 0
+    spread: Histogram = field(init=False)
+    delays: dict[Platform, Histogram] = field(default_factory=dict)
+    spread_estimated: Histogram = field(init=False)
+    delays_estimated: dict[Platform, Histogram] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spread = Histogram(self.buckets)
+        self.spread_estimated = Histogram(self.buckets)
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        record: PollRecord,
+        *,
+        view: View,
+        tags: dict[str, TagState],
+        checked: Collection[str],
+        failed: Mapping[str, str],
+        completions: Iterable[Completion],
+        changes: Mapping[str, int],
+    ) -> None:
+        """Take over a poll that the store saved as ``record``: its figures, the listing's
+        ``view``, every tag record after the poll, why the ``checked`` tags that ``failed``
+        failed, the new ``completions`` (observed once, here) and the tags with new content by
+        cause."""
+        self.figures = record.figures.changed(changes)
+        self.first_listed = view.first_listed
+        self.absent_since = view.absent_since
+        self.missing_once = view.missing_once
+        self.selected = view.selected
+        self.tags = tags
+        self.unsaved = set()
+        kept = {t: m for t, m in self.tag_errors.items() if t not in checked} | dict(failed)
+        self.tag_errors = {t: m for t, m in kept.items() if t in view.selected}
+        self.record(completions)
+        self.generation += 1
+
+    def failed(self, reason: str, message: str, now: float) -> None:
+        """A poll that saved nothing: only its status and the error count change."""
+        self.figures = self.figures.failed(reason, message, now)
+        self.generation += 1
+
+    def event_accepted(self, at: float) -> None:
+        self.figures = self.figures.event_accepted(at)
+        self.generation += 1
+
+    def reconfigured(self) -> None:
+        """The watch's settings changed: whatever a snapshot shows of them may differ."""
+        self.generation += 1
+
+    def record(self, completions: Iterable[Completion]) -> None:
+        for completion in completions:
+            self.observe(None, completion.spread, completion.estimated)
+            for platform, delay in completion.delays.items():
+                self.observe(platform, delay, completion.estimated)
+
+    def observe(self, platform: Platform | None, seconds: float, estimated: bool) -> None:
+        """Record a spread (``platform`` None) or a delay; estimates are kept apart."""
+        if platform is None:
+            (self.spread_estimated if estimated else self.spread).observe(seconds)
+            return
+        delays = self.delays_estimated if estimated else self.delays
+        if platform not in delays:
+            delays[platform] = Histogram(self.buckets)
+        delays[platform].observe(seconds)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def snapshot(
+        self,
+        interval: float,
+        stall_after: float,
+        *,
+        manifest_digests: bool = True,
+        configured_platforms: frozenset[Platform] = frozenset(),
+    ) -> RepositorySnapshot:
+        views = tuple(
+            TagView(self.tags[t], self.tag_errors.get(t, ""))
+            for t in self.selected
+            if t in self.tags
+        )
+        return RepositorySnapshot(
+            registry=self.registry,
+            repository=self.repository,
+            interval=interval,
+            stall_after=stall_after,
+            tags=views,
+            spread=self.spread.snapshot(),
+            delays={p: h.snapshot() for p, h in sorted(self.delays.items())},
+            figures=self.figures,
+            spread_estimated=self.spread_estimated.snapshot() if self.backfill else None,
+            delays_estimated={p: h.snapshot() for p, h in sorted(self.delays_estimated.items())},
+            generation=self.generation,
+            manifest_digests=manifest_digests,
+            configured_platforms=configured_platforms,
+            unread={
+                t: self.tag_errors[t]
+                for t in self.selected
+                if t not in self.tags and t in self.tag_errors
+            },
+        )
+
+    def listed(self) -> list[str]:
+        """Tags believed to exist: every known tag that no listing confirmed gone."""
+        return [t for t in self.first_listed if t not in self.absent_since]
+
+
+def restore(
+    record: RepositoryRecord,
+    registry: str,
+    repository: str,
+    *,
+    buckets: tuple[float, ...],
+    platforms: frozenset[Platform],
+    matches: Callable[[str], bool],
+    limit: int,
+    backfill: bool = False,
+) -> RepositoryState:
+    """Rebuild a repository's in-memory state, histograms included, from what the store holds.
+
+    The watch's current settings choose the view (a tag filter changed while archlag was
+    stopped takes effect before the first poll), as a listing does: listed tags that no check
+    could read yet are in it too, so that the next poll checks them again. Every record is
+    kept. Publications stored by archlag 0.1 get an expectation now (see
+    :func:`archlag.core.publication.legacy_expectation`) and are written back by the first poll.
+    """
+    tags = dict(record.tags)
+    legacy = {t for t, s in tags.items() if s.publication.expectation is None}
+    for tag in sorted(legacy):
+        old = tags[tag]
+        expectation = legacy_expectation(old, platforms, tags.values())
+        tags[tag] = replace(old, publication=replace(old.publication, expectation=expectation))
+    state = RepositoryState(
+        registry,
+        repository,
+        buckets,
+        figures=record.figures,
+        first_listed=dict(record.first_listed),
+        absent_since=dict(record.absent_since),
+        tags=tags,
+        backfill=backfill,
+        unsaved=legacy,
+    )
+    visible = [t for t in state.listed() if matches(t)]  # as a listing selects: unread too
+    state.selected = tuple(select_tags(visible, state.first_listed, limit))
+    for observation in record.observations:
+        state.observe(observation.platform, observation.seconds, observation.estimated)
+    return state
