@@ -44,11 +44,11 @@ class Hints:
         self._repository = False
         self._receivers: set[str] = set()
         self._wake: anyio.Event | None = None
-        self.last_event: float | None = None  # wall clock, of the latest accepted event
+        self._interrupted = False
 
     def add(self, tag: str | None, pushed_at: float | None, receiver: str) -> float:
-        """Note an accepted event; returns when it was accepted."""
-        self.last_event = self._clock()
+        """Note an accepted event; returns when it was accepted (wall clock)."""
+        accepted = self._clock()
         self._receivers.add(receiver)
         if tag is None:
             self._repository = True
@@ -60,7 +60,13 @@ class Hints:
             self._tags[tag] = Hint(latest, receiver)
         if self._wake is not None:
             self._wake.set()
-        return self.last_event
+        return accepted
+
+    def interrupt(self) -> None:
+        """End a :meth:`wait` early without an event (the watch's interval changed)."""
+        if self._wake is not None:
+            self._interrupted = True
+            self._wake.set()
 
     def take(self) -> Batch:
         batch = Batch(dict(self._tags), self._repository, frozenset(self._receivers))
@@ -74,18 +80,24 @@ class Hints:
         self._repository |= batch.repository
         self._receivers |= batch.receivers
 
-    async def wait(self, seconds: float, *, at_least: float = 0.0) -> None:
+    async def wait(self, seconds: float, *, at_least: float = 0.0) -> bool:
         """Sleep ``at_least`` seconds (a registry's back-off), then until ``seconds`` have
-        passed since the call or an event arrives, whichever is first."""
+        passed since the call or an event arrives, whichever is first. True when
+        :meth:`interrupt` ended it (no event is waiting): the caller decides again how long."""
         started = time.monotonic()
         if at_least > 0:
             await anyio.sleep(at_least)
         remaining = seconds - (time.monotonic() - started)
         if self._tags or self._repository:
             await anyio.sleep(COALESCE_SECONDS)
-            return
-        self._wake = anyio.Event()
-        with anyio.move_on_after(max(remaining, 0.0)):
-            await self._wake.wait()
-            await anyio.sleep(COALESCE_SECONDS)
-        self._wake = None
+            return False
+        self._wake, self._interrupted = anyio.Event(), False
+        try:
+            with anyio.move_on_after(max(remaining, 0.0)):
+                await self._wake.wait()
+                if self._interrupted and not (self._tags or self._repository):
+                    return True
+                await anyio.sleep(COALESCE_SECONDS)
+        finally:
+            self._wake = None
+        return False

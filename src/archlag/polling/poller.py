@@ -100,6 +100,7 @@ class WatchPoller:
         self._platform_tags = PlatformTags(template) if template else None
         self._last = None  # the tag filter or template may differ: read the next listing afresh
         self.state.reconfigured()
+        self._hints.interrupt()  # a new interval counts from the last poll, not after this wait
 
     def reload(self) -> None:
         """Read the watch's history from the store again (another shard's history was adopted
@@ -114,10 +115,14 @@ class WatchPoller:
         while True:
             started = time.monotonic()
             wait = await self.poll_safely()
+            backoff_until = time.monotonic() + wait
             on_first_poll()
-            elapsed = time.monotonic() - started
-            interval = self.watch.settings.interval * self._source.slowdown()
-            await self._hints.wait(interval - elapsed, at_least=wait)
+            while True:  # again when a reload changed the interval meanwhile
+                now = time.monotonic()
+                interval = self.watch.settings.interval * self._source.slowdown()
+                back_off = max(backoff_until - now, 0.0)
+                if not await self._hints.wait(started + interval - now, at_least=back_off):
+                    break
 
     def announce(self, tag: str | None, pushed_at: float | None, receiver: str) -> None:
         """A push event for this watch: check ``tag`` (None: every tag in view) at once."""
