@@ -29,7 +29,12 @@ def _state(tag: str, platforms: dict, at: float, last_absent=None, expected=EXPE
 
 def scrape(repo: RepositoryState, openmetrics: bool = False) -> Scrape:
     snapshot = Snapshot((repo.snapshot(60.0, 2700.0),))
-    live = LiveSnapshot(state_file_ok=True, version="9.9.9")
+    polled = repo.figures.last_poll_success
+    live = LiveSnapshot(
+        state_file_ok=True,
+        version="9.9.9",
+        last_poll_success={(REG, REPO): polled} if polled is not None else {},
+    )
     body = render_snapshot(snapshot, openmetrics=openmetrics, live=live)
     return Scrape(body, openmetrics)
 

@@ -207,8 +207,10 @@ async def test_restart_keeps_first_seen_and_histograms(store) -> None:
 @pytest.mark.anyio
 async def test_regression_is_counted_and_shown(store) -> None:
     registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
     poller = make_poller(store, registry, clock)
+    await poller.poll()
+    registry.publish("1.0", AMD, ARM)  # seen begin: young, looked at at every poll
+    clock.now += 60
     await poller.poll()
     registry.publish("1.0", AMD)  # same amd64 digest: arm64 vanished from the publication
     clock.now += 60
@@ -246,19 +248,23 @@ async def test_selection_limit_filters_and_deletions(store) -> None:
 @pytest.mark.anyio
 async def test_settled_tags_are_rechecked_rarely_and_get_only_on_change(store) -> None:
     registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
+    registry.publish("0.9", AMD, ARM)
     poller = make_poller(store, registry, clock, stall_after=300.0, settled_interval=3600.0)
     await poller.poll()
     assert (registry.heads, registry.gets) == (1, 1)
+    registry.publish("1.0", AMD, ARM)  # seen begin: measured, young until stall_after
+    clock.now += 60
+    await poller.poll()  # the baseline 0.9 is settled from the start: only 1.0 is read
+    assert (registry.heads, registry.gets) == (2, 2)
     clock.now += 60
     await poller.poll()  # young tag: HEAD, same digest, no GET
-    assert (registry.heads, registry.gets) == (2, 1)
+    assert (registry.heads, registry.gets) == (3, 2)
     clock.now += 600
     await poller.poll()  # complete and older than stall_after, checked 10 minutes ago: skipped
-    assert registry.heads == 2
+    assert registry.heads == 3
     clock.now += 3600
-    await poller.poll()
-    assert (registry.heads, registry.gets) == (3, 1)
+    await poller.poll()  # both settled tags are due again
+    assert (registry.heads, registry.gets) == (5, 2)
 
 
 @pytest.mark.anyio

@@ -109,11 +109,13 @@ def test_absent_tags_keep_their_records_until_forgotten(tmp_path: Path) -> None:
     state, _ = _completed_state()
     store = SQLiteStore(str(tmp_path / "a.db"))
     store.save(_record(listed_added={"1.0": 1.0}, tags_changed=(state,), last_listing=5.0))
-    store.save(_record(listed_absent={"1.0": 7.0}))
+    store.save(_record(listed_absent={"1.0": 7.0}, last_listing=7.0))
     record = store.load(*REPO)
     assert record.tags["1.0"] == state, "a tag that left the listing keeps its history"
     assert (record.first_listed, record.absent_since) == ({"1.0": 1.0}, {"1.0": 7.0})
-    assert record.figures.last_listing is None, "each poll writes the time of its listing"
+    assert record.figures.last_listing == 7.0, "each poll writes the time of its listing"
+    store.save(_record(last_listing=6.0))
+    assert store.load(*REPO).figures.last_listing == 7.0, "an older time never wins"
     store.save(_record(listed_absent={"1.0": None}))
     assert store.load(*REPO).absent_since == {}
     store.save(_record(forgotten=frozenset({"1.0"})))

@@ -277,21 +277,34 @@ def expectation_for(
     return learned_expectation(tag, start, others)
 
 
-def begin_expectations(
-    tags: dict[str, TagState], configured: frozenset[Platform]
+def fix_expectations(
+    tags: Mapping[str, TagState], pending: Iterable[str], configured: frozenset[Platform]
 ) -> dict[str, TagState]:
-    """Fix the expectation of every publication in ``tags`` that has none yet.
+    """The ``pending`` tags of ``tags`` whose publication has no expectation yet, with one.
 
-    Returns the tags that changed. Learning looks at every other tag's current publication,
-    including those that began in the same poll, so the result does not depend on order.
+    Learning looks at every other tag's current publication in ``tags``, including those that
+    began in the same poll, so the result does not depend on order. Costs nothing for a tag that
+    has its expectation already; ``tags`` is read only to learn.
     """
     changed = {}
-    for tag, state in tags.items():
+    for tag in pending:
+        state = tags[tag]
         publication = state.publication
         if publication.expectation is not None:
             continue
         expectation = expectation_for(tag, publication.first_seen, configured, tags.values())
         changed[tag] = replace(state, publication=replace(publication, expectation=expectation))
+    return changed
+
+
+def begin_expectations(
+    tags: dict[str, TagState], configured: frozenset[Platform]
+) -> dict[str, TagState]:
+    """Fix the expectation of every publication in ``tags`` that has none yet (in place).
+
+    Returns the tags that changed (see :func:`fix_expectations`).
+    """
+    changed = fix_expectations(tags, list(tags), configured)
     tags.update(changed)
     return changed
 

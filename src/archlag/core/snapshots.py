@@ -114,6 +114,9 @@ class LiveSnapshot:
     total_shards: int = 1
     reload_successful: bool = True
     reload_success_time: float | None = None
+    # per watch (registry, repository): its last poll without errors; it moves at every quiet
+    # poll, which renders nothing else again
+    last_poll_success: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ class LiveFigures:
             total_shards=self.shard.total,
             reload_successful=self.reloads.successful,
             reload_success_time=self.reloads.last_success,
+            last_poll_success=self.supervisor.last_poll_success(),
         )
 
 

@@ -121,6 +121,15 @@ class Supervisor:
         whole snapshot copies every tag in view)."""
         return tuple(registry_status(c) for c in self._clients.values())
 
+    def last_poll_success(self) -> dict[tuple[str, str], float]:
+        """Each watch's last poll without errors (what quiet polls move), for every scrape."""
+        found = {}
+        for (registry, repository), running in self._running.items():
+            at = running.poller.state.figures.last_poll_success
+            if at is not None:
+                found[registry, repository] = at
+        return found
+
     def clients(self) -> list[RegistryClient]:
         return list(self._clients.values())
 
@@ -138,6 +147,10 @@ class Supervisor:
             self._start(watch)
 
     async def aclose(self) -> None:
+        """At shutdown (the pollers stopped): write the times quiet polls kept in memory, and
+        close the clients."""
+        for running in self._running.values():
+            await running.poller.flush()
         for source in self._sources.values():
             await source.aclose()
 

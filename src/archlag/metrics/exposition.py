@@ -14,7 +14,7 @@ client that went away leaves nothing running.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -22,7 +22,7 @@ import anyio
 from archlag.core.snapshots import LiveSnapshot, Snapshot
 from archlag.metrics.hold import Key, NewSeriesHold, Scraper
 from archlag.metrics.live import live_families
-from archlag.metrics.repository import SPECS, RepositoryLines, repository_lines
+from archlag.metrics.repository import SPECS, RepositoryChunks, repository_lines
 from archlag.metrics.text import Family, Spec, label_set, render
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -39,8 +39,11 @@ REGISTRY_UP = Spec(
 
 @dataclass(frozen=True, slots=True)
 class Rendering:
-    text: bytes
-    openmetrics: bytes  # without the final "# EOF"
+    """The latest rendering, as the pieces it is made of: family headers and each repository's
+    lines of each family. Nothing is joined, so nothing is held twice."""
+
+    text: tuple[bytes, ...]
+    openmetrics: tuple[bytes, ...]  # without the final "# EOF"
     held: frozenset[Key]  # series shown at zero in this rendering
 
 
@@ -48,7 +51,13 @@ class Rendering:
 class _Cached:
     generation: int
     epoch: int
-    lines: RepositoryLines
+    chunks: RepositoryChunks
+
+
+_HEADERS = {
+    spec.name: (spec.header(openmetrics=False).encode(), spec.header(openmetrics=True).encode())
+    for spec in SPECS
+}
 
 
 class RenderSchedule:
@@ -134,8 +143,8 @@ class Exposition:
         families = live_families(self._live()) if self._live is not None else []
         live = render(families, openmetrics=openmetrics).encode()
         if openmetrics:
-            return [latest.openmetrics, live, b"# EOF\n"]
-        return [latest.text, live]
+            return [*latest.openmetrics, live, b"# EOF\n"]
+        return [*latest.text, live]
 
     def _render(self, snapshot: Snapshot) -> Rendering:
         repositories = []
@@ -149,31 +158,28 @@ class Exposition:
             if cached is None or (cached.generation, cached.epoch) != (repo.generation, epoch):
                 cached = _Cached(repo.generation, epoch, repository_lines(repo, self.hold))
                 self._cache[group] = cached
-            repositories.append(cached.lines)
-            held |= cached.lines.held
+            repositories.append(cached.chunks)
+            held |= cached.chunks.held
         for gone in self._cache.keys() - seen:
             del self._cache[gone]
         up = Family(REGISTRY_UP)
         for registry, ok in sorted(snapshot.registries_up().items()):
             up.gauge(label_set(registry=registry), 1 if ok else 0)
-        return Rendering(
-            _assemble(repositories, [up], openmetrics=False).encode(),
-            _assemble(repositories, [up], openmetrics=True).encode(),
-            frozenset(held),
-        )
-
-
-def _assemble(
-    repositories: Sequence[RepositoryLines], extra: Iterable[Family], *, openmetrics: bool
-) -> str:
-    out: list[str] = []
-    for spec in SPECS:
-        out.append(spec.header(openmetrics=openmetrics))
-        for repo in repositories:
-            lines = repo.families[spec.name]
-            out.extend(lines.openmetrics if openmetrics else lines.text)
-    out.append(render(extra, openmetrics=openmetrics))
-    return "".join(out)
+        text: list[bytes] = []
+        openmetrics: list[bytes] = []
+        for spec in SPECS:
+            header_text, header_openmetrics = _HEADERS[spec.name]
+            text.append(header_text)
+            openmetrics.append(header_openmetrics)
+            for chunks in repositories:
+                lines_text, lines_openmetrics = chunks.families[spec.name]
+                if lines_text:
+                    text.append(lines_text)
+                if lines_openmetrics:
+                    openmetrics.append(lines_openmetrics)
+        text.append(render([up], openmetrics=False).encode())
+        openmetrics.append(render([up], openmetrics=True).encode())
+        return Rendering(tuple(text), tuple(openmetrics), frozenset(held))
 
 
 def render_snapshot(

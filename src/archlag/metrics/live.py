@@ -51,6 +51,11 @@ SHARD = Spec("archlag_shard_ordinal", "gauge", "This process's shard (--shard), 
 SHARDS = Spec(
     "archlag_total_shards", "gauge", "The number of shards (--total-shards), 1 by default"
 )
+LAST_SUCCESS = Spec(
+    "archlag_repository_last_poll_success_timestamp_seconds",
+    "gauge",
+    "When the repository was last polled without errors",
+)
 RELOAD_OK = Spec(
     "archlag_config_last_reload_successful",
     "gauge",
@@ -91,7 +96,10 @@ def live_families(live: LiveSnapshot) -> list[Family]:
     reloaded.gauge("", 1 if live.reload_successful else 0)
     if live.reload_success_time is not None:
         reloaded_at.gauge("", live.reload_success_time)
+    polled = Family(LAST_SUCCESS)
+    for (registry, repository), at in live.last_poll_success.items():
+        polled.gauge(label_set(registry=registry, repository=repository), at)
     return [
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
-        reloaded_at, *traffic_families(live.requests, live.receivers),
+        reloaded_at, polled, *traffic_families(live.requests, live.receivers),
     ]  # fmt: skip

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from archlag.core.histograms import HistogramSnapshot
 from archlag.core.outcomes import UNSUPPORTED_REASONS
+from archlag.core.publication import OBSERVED
 from archlag.core.snapshots import RepositorySnapshot, TagView
 from archlag.core.status import WATCH_STATUSES
 from archlag.metrics import text
@@ -48,9 +49,9 @@ COMPLETE = Spec(
 SOURCE = Spec(
     "archlag_tag_platform_first_seen_source_info",
     "gauge",
-    "Where the first-seen time came from: source=observed (archlag's poll), source=registry "
-    "(a push time a registry API reported) or source=event (a push event's time), the latter "
-    "two when earlier and plausible; always 1",
+    "Where the first-seen time came from when it was not archlag's own poll: source=registry "
+    "(a push time a registry API reported) or source=event (a push event's time), when earlier "
+    "and plausible; always 1 (a platform without it was first seen by a poll)",
 )
 SPREAD = Spec(
     "archlag_tag_publication_spread_seconds",
@@ -78,11 +79,6 @@ STALL = Spec("archlag_watch_stall_threshold_seconds", "gauge", "The watch's stal
 INTERVAL = Spec("archlag_watch_poll_interval_seconds", "gauge", "The watch's poll interval")
 REGRESSIONS = Spec(
     "archlag_platform_regressions", "counter", "Platforms that vanished from a live publication"
-)
-LAST_SUCCESS = Spec(
-    "archlag_repository_last_poll_success_timestamp_seconds",
-    "gauge",
-    "When the repository was last polled without errors",
 )
 POLL_ERRORS = Spec(
     "archlag_repository_poll_errors",
@@ -137,9 +133,8 @@ LAST_EVENT = Spec(
 
 SPECS = (
     AVAILABLE, PLATFORM_FIRST_SEEN, LAST_ABSENT, TAG_FIRST_SEEN, COMPLETE, SOURCE, SPREAD,
-    DELAY, SPREAD_ESTIMATED, DELAY_ESTIMATED, STALL, INTERVAL, REGRESSIONS, LAST_SUCCESS,
-    POLL_ERRORS, UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, FORGOTTEN, CHANGES,
-    LAST_EVENT,
+    DELAY, SPREAD_ESTIMATED, DELAY_ESTIMATED, STALL, INTERVAL, REGRESSIONS, POLL_ERRORS,
+    UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, FORGOTTEN, CHANGES, LAST_EVENT,
 )  # fmt: skip
 
 
@@ -151,14 +146,24 @@ class RepositoryLines:
     held: set[Key] = field(default_factory=set)
 
 
-def repository_lines(repo: RepositorySnapshot, hold: NewSeriesHold) -> RepositoryLines:
+@dataclass(frozen=True, slots=True)
+class RepositoryChunks:
+    """A repository's rendering: per family, its lines as bytes in the text and OpenMetrics
+    formats (one object when they are the same), and the series shown at zero for now."""
+
+    families: dict[str, tuple[bytes, bytes]]
+    held: frozenset[Key]
+
+
+def repository_lines(repo: RepositorySnapshot, hold: NewSeriesHold) -> RepositoryChunks:
     out = RepositoryLines()
     base = label_set(registry=repo.registry, repository=repo.repository)
     for view in repo.tags:
         _tag(out.families, base, view)
     _Held(out, hold, f"{repo.registry}/{repo.repository}").add_all(repo, base)
     _watch(out.families, base, repo)
-    return out
+    families = {name: lines.encoded() for name, lines in out.families.items()}
+    return RepositoryChunks(families, frozenset(out.held))
 
 
 def _tag(families: dict[str, Lines], base: str, view: TagView) -> None:
@@ -181,8 +186,9 @@ def _tag(families: dict[str, Lines], base: str, view: TagView) -> None:
         )
         if state.last_absent is not None:
             families[LAST_ABSENT.name].add(text.sample(LAST_ABSENT.name, labels, state.last_absent))
-        source = with_label(labels, "source", state.source)
-        families[SOURCE.name].add(text.sample(SOURCE.name, source, 1))
+        if state.source != OBSERVED:  # the common case says nothing: not repeated per platform
+            source = with_label(labels, "source", state.source)
+            families[SOURCE.name].add(text.sample(SOURCE.name, source, 1))
 
 
 class _Held:
@@ -239,10 +245,6 @@ class _Held:
 def _watch(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> None:
     families[STALL.name].add(text.sample(STALL.name, base, repo.stall_after))
     families[INTERVAL.name].add(text.sample(INTERVAL.name, base, repo.interval))
-    if repo.figures.last_poll_success is not None:
-        families[LAST_SUCCESS.name].add(
-            text.sample(LAST_SUCCESS.name, base, repo.figures.last_poll_success)
-        )
     for status in WATCH_STATUSES:
         value = 1 if repo.figures.status.reason == status else 0
         families[STATUS.name].add(

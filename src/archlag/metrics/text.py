@@ -49,6 +49,13 @@ class Lines:
     def created(self, line: str) -> None:
         self.openmetrics.append(line)
 
+    def encoded(self) -> tuple[bytes, bytes]:
+        """The lines as bytes in both formats, one object when they are the same."""
+        text = "".join(self.text).encode()
+        if len(self.openmetrics) == len(self.text):
+            return text, text
+        return text, "".join(self.openmetrics).encode()
+
 
 def label_set(**labels: str) -> str:
     """``{name="value",...}`` with values escaped for both exposition formats."""
@@ -73,8 +80,16 @@ def number(value: float) -> str:
     return repr(float(value))
 
 
+def value_text(value: float) -> str:
+    """A sample's value: whole numbers (counts, 0 and 1) without ``.0``, others as
+    :func:`number`; both formats read either the same."""
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return number(value)
+
+
 def sample(name: str, labels: str, value: float) -> str:
-    return f"{name}{labels} {number(value)}\n"
+    return f"{name}{labels} {value_text(value)}\n"
 
 
 def histogram(
@@ -83,8 +98,8 @@ def histogram(
     """A histogram's buckets, count and sum (and ``_created`` in OpenMetrics, when known)."""
     inner = labels[1:-1] + "," if labels else ""
     for bound, count in zip(value.bounds, value.cumulative, strict=False):
-        lines.add(f'{name}_bucket{{{inner}le="{number(bound)}"}} {number(count)}\n')
-    lines.add(f'{name}_bucket{{{inner}le="+Inf"}} {number(value.count)}\n')
+        lines.add(f'{name}_bucket{{{inner}le="{number(bound)}"}} {count}\n')
+    lines.add(f'{name}_bucket{{{inner}le="+Inf"}} {value.count}\n')
     lines.add(sample(f"{name}_count", labels, value.count))
     lines.add(sample(f"{name}_sum", labels, value.total))
     if created is not None:

@@ -21,7 +21,7 @@ from archlag.core.platforms import Platform
 from archlag.core.publication import Completion, TagState, legacy_expectation, select_tags
 from archlag.core.snapshots import RepositorySnapshot, TagView
 from archlag.polling.listing import View
-from archlag.store import PollRecord, RepositoryRecord
+from archlag.store import PollRecord, RepositoryRecord, Timestamps
 
 
 @dataclass(slots=True)
@@ -40,6 +40,9 @@ class RepositoryState:
     backfill: bool = False
     tag_errors: dict[str, str] = field(default_factory=dict)
     unsaved: set[str] = field(default_factory=set)  # records fixed up at restore, to write
+    # what quiet polls changed in memory only (see commit and quiet): times, written lazily
+    pending_checks: dict[str, float] = field(default_factory=dict)  # tag -> last checked
+    pending_times: bool = False
     generation: int = 0
     spread: Histogram = field(init=False)
     delays: dict[Platform, Histogram] = field(default_factory=dict)
@@ -57,27 +60,60 @@ class RepositoryState:
         record: PollRecord,
         *,
         view: View,
-        tags: dict[str, TagState],
-        checked: Collection[str],
+        replaced: Mapping[str, TagState],
+        dropped: Iterable[str],
+        looked_at: Collection[str],
         failed: Mapping[str, str],
         completions: Iterable[Completion],
         changes: Mapping[str, int],
     ) -> None:
-        """Take over a poll that the store saved as ``record``: its figures, the listing's
-        ``view``, every tag record after the poll, why the ``checked`` tags that ``failed``
-        failed, the new ``completions`` (observed once, here) and the tags with new content by
-        cause."""
+        """Take over a poll that the store saved as ``record`` (with every time that quiet polls
+        kept in memory): its figures, the listing's ``view``, the records it ``replaced`` and
+        ``dropped``, why the tags it ``looked_at`` that ``failed`` failed, the new
+        ``completions`` (observed once, here) and the tags with new content by cause."""
         self.figures = record.figures.changed(changes)
         self.first_listed = view.first_listed
         self.absent_since = view.absent_since
         self.missing_once = view.missing_once
         self.selected = view.selected
-        self.tags = tags
+        self.tags.update(replaced)
+        for tag in dropped:
+            self.tags.pop(tag, None)
         self.unsaved = set()
-        kept = {t: m for t, m in self.tag_errors.items() if t not in checked} | dict(failed)
+        self.pending_checks, self.pending_times = {}, False
+        kept = {t: m for t, m in self.tag_errors.items() if t not in looked_at} | dict(failed)
         self.tag_errors = {t: m for t, m in kept.items() if t in view.selected}
         self.record(completions)
         self.generation += 1
+
+    def quiet(self, figures: WatchFigures, checked: Mapping[str, float]) -> None:
+        """A poll that found nothing new: only times moved (the figures' poll times, when the
+        ``checked`` tags were last looked at). Kept in memory, written later
+        (:meth:`timestamps`); nothing a snapshot renders changes, so no new generation."""
+        self.figures = figures
+        for tag, at in checked.items():
+            self.tags[tag] = replace(self.tags[tag], last_checked=at)
+        self.pending_checks.update(checked)
+        self.pending_times = True
+
+    def timestamps(self) -> Timestamps | None:
+        """What quiet polls kept in memory only, to write (None: nothing)."""
+        if not self.pending_times and not self.pending_checks:
+            return None
+        figures = self.figures
+        return Timestamps(
+            self.registry,
+            self.repository,
+            figures.last_poll_success,
+            figures.last_listing,
+            dict(self.pending_checks),
+        )
+
+    def timestamps_saved(self, stamps: Timestamps) -> None:
+        for tag, at in stamps.checked.items():
+            if self.pending_checks.get(tag) == at:
+                del self.pending_checks[tag]
+        self.pending_times = False
 
     def failed(self, reason: str, message: str, now: float) -> None:
         """A poll that saved nothing: only its status and the error count change."""

@@ -10,7 +10,14 @@
 """
 
 from archlag.store.lock import LockedError
-from archlag.store.records import Observation, PollRecord, RepositoryRecord, Store, StoreError
+from archlag.store.records import (
+    Observation,
+    PollRecord,
+    RepositoryRecord,
+    Store,
+    StoreError,
+    Timestamps,
+)
 from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
 from archlag.store.sqlite import MEMORY, SQLiteStore
 from archlag.store.transfer import TransferError
@@ -26,5 +33,6 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "Timestamps",
     "TransferError",
 ]

@@ -49,6 +49,19 @@ class PollRecord:
     forgotten: frozenset[str] = frozenset()  # tags whose records are deleted (retention)
     tags_changed: tuple[TagState, ...] = ()
     completions: tuple[Completion, ...] = ()
+    checked: Mapping[str, float] = field(default_factory=dict)  # unchanged tags: last checked
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamps:
+    """What quiet polls kept in memory only: times that only move forward, written now and
+    then (a ``kill -9`` loses at most a little precision, never a first-seen time)."""
+
+    registry: str
+    repository: str
+    last_poll_success: float | None
+    last_listing: float | None
+    checked: Mapping[str, float] = field(default_factory=dict)  # tag -> last checked
 
 
 class Store(Protocol):
@@ -56,6 +69,10 @@ class Store(Protocol):
 
     def save(self, record: PollRecord) -> tuple[Completion, ...]:
         """Write one poll; return the completions that were new (not stored before)."""
+        ...
+
+    def touch(self, stamps: Timestamps) -> None:
+        """Move the timestamps forward (never back) in one transaction."""
         ...
 
     def problem(self) -> str | None:

@@ -7,13 +7,13 @@ Pure functions over an open :class:`sqlite3.Connection` (the transaction is the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from archlag.core.figures import WatchFigures
 from archlag.core.platforms import Platform, parse_platform
 from archlag.core.publication import Completion, Expectation, PlatformState, Publication, TagState
-from archlag.store.records import PollRecord
+from archlag.store.records import PollRecord, Timestamps
 
 
 def read_rows(db: sqlite3.Connection, key: tuple[str, str]) -> dict[str, Any]:
@@ -78,7 +78,32 @@ def write_poll(db: sqlite3.Connection, record: PollRecord) -> tuple[Completion, 
     _write_figures(db, key, record.figures)
     _write_listing(db, key, record)
     _write_tags(db, key, record)
+    _write_checked(db, key, record.checked)
     return tuple(c for c in record.completions if _write_completion(db, key, c))
+
+
+def write_timestamps(db: sqlite3.Connection, stamps: Timestamps) -> None:
+    """Move a repository's poll and check times forward; an older time never wins."""
+    key = (stamps.registry, stamps.repository)
+    db.execute(
+        "UPDATE repositories SET"
+        " last_poll_success = MAX(COALESCE(last_poll_success, ?), COALESCE(?, last_poll_success)),"
+        " last_listing = MAX(COALESCE(last_listing, ?), COALESCE(?, last_listing))"
+        " WHERE registry = ? AND repository = ?",
+        (stamps.last_poll_success, stamps.last_poll_success, stamps.last_listing,
+         stamps.last_listing, *key),
+    )  # fmt: skip
+    _write_checked(db, key, stamps.checked)
+
+
+def _write_checked(
+    db: sqlite3.Connection, key: tuple[str, str], checked: Mapping[str, float]
+) -> None:
+    db.executemany(
+        "UPDATE tags SET last_checked = MAX(last_checked, ?)"
+        " WHERE registry = ? AND repository = ? AND tag = ?",
+        [(at, *key, tag) for tag, at in checked.items()],
+    )
 
 
 def figures_from_rows(rows: dict[str, Any]) -> WatchFigures:
@@ -99,7 +124,11 @@ def _write_figures(db: sqlite3.Connection, key: tuple[str, str], figures: WatchF
         "INSERT INTO repositories (registry, repository, baseline_done, last_poll_success,"
         " last_listing) VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, repository)"
         " DO UPDATE SET baseline_done = excluded.baseline_done,"
-        " last_poll_success = excluded.last_poll_success, last_listing = excluded.last_listing",
+        # times only move forward: a flush of older figures never takes them back
+        " last_poll_success = MAX(COALESCE(last_poll_success, excluded.last_poll_success),"
+        " COALESCE(excluded.last_poll_success, last_poll_success)),"
+        " last_listing = MAX(COALESCE(last_listing, excluded.last_listing),"
+        " COALESCE(excluded.last_listing, last_listing))",
         (*key, int(figures.baseline_done), figures.last_poll_success, figures.last_listing),
     )
     db.executemany(

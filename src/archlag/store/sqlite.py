@@ -22,17 +22,30 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from archlag.core.platforms import parse_platform
 from archlag.core.publication import Completion
 from archlag.store.lock import LockedError, StateFileLock
-from archlag.store.records import Observation, PollRecord, RepositoryRecord, StoreError
-from archlag.store.rows import figures_from_rows, read_rows, tags_from_rows, write_poll
+from archlag.store.records import (
+    Observation,
+    PollRecord,
+    RepositoryRecord,
+    StoreError,
+    Timestamps,
+)
+from archlag.store.rows import (
+    figures_from_rows,
+    read_rows,
+    tags_from_rows,
+    write_poll,
+    write_timestamps,
+)
 from archlag.store.schema import MIGRATIONS, SCHEMA_VERSION
 from archlag.store.transfer import export_rows, import_rows
 
 MEMORY = ":memory:"
+_T = TypeVar("_T")
 _LOW_SPACE_BYTES = 1 << 20  # below this much free space, a write failure is a full disk
 
 
@@ -159,6 +172,17 @@ class SQLiteStore:
             StoreError: the write failed (disk full, file deleted or replaced...); nothing was
                 written.
         """
+        return self._transaction(lambda db: write_poll(db, record))
+
+    def touch(self, stamps: Timestamps) -> None:
+        """Move a repository's poll and check times forward, in one transaction.
+
+        Raises:
+            StoreError: as :meth:`save`.
+        """
+        self._transaction(lambda db: write_timestamps(db, stamps))
+
+    def _transaction(self, write: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._lock:
             problem = self.problem()
             if problem is not None:
@@ -166,7 +190,7 @@ class SQLiteStore:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                new = write_poll(db, record)
+                result = write(db)
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -174,7 +198,7 @@ class SQLiteStore:
                 raise StoreError(
                     f"state file {self.path}: write failed: {self._explain(exc)}"
                 ) from None
-            return new
+            return result
 
     def meta(self, key: str) -> str | None:
         """A setting the last process stored (``None`` if none did)."""
