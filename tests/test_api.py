@@ -23,13 +23,12 @@ from archlag.core.status import WatchStatus
 from archlag.metrics import Exposition
 from archlag.web.app import Readiness, create_app
 from tests.support.archlag_process import ArchlagProcess, run_archlag
+from tests.support.paths import ROOT
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 from tests.support.snapshots import repository_snapshot
 
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "src/archlag/web/api/schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = json.loads((ROOT / "src/archlag/web/api/schema.json").read_text(encoding="utf-8"))
 REPO = "demo/app"
 BOTH = ["linux/amd64", "linux/arm64"]
 

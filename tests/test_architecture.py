@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+from tests.support.paths import ROOT
+
+SRC = ROOT / "src"
 PACKAGE = SRC / "archlag"
 MAX_MODULE_LINES = 400
 

@@ -16,8 +16,8 @@ from archlag.config import (
     split_listen_address,
 )
 from archlag.core.platforms import parse_platform
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ARCHLAG = [sys.executable, "-m", "archlag.cli"]
 
 EXAMPLE = """

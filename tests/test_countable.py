@@ -25,13 +25,14 @@ from typing import Any
 import pytest
 
 from tests.support.archlag_process import ArchlagProcess, Scrape
+from tests.support.paths import ROOT
 from tests.support.prometheus import PrometheusServer, wait_for
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 JOB = "archlag"
 
 

@@ -31,9 +31,9 @@ from archlag.config import DEFAULT_LISTEN
 from tests.support.compose import Service
 from tests.support.compose import services as compose_services
 from tests.support.dockerfile import DockerIgnore, Stage, parse_dockerfile
+from tests.support.paths import ROOT
 from tests.support.registry_server import free_loopback_port
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
 RULES = ROOT / "alerts" / "archlag.rules.yml"

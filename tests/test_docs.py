@@ -17,8 +17,9 @@ from archlag.events.event_tally import EventTally
 from archlag.metrics import render_snapshot
 from archlag.polling.repository_state import RepositoryState
 from archlag.registry.request_tally import RequestTally
+from tests.support.paths import ROOT
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def exported_metrics() -> dict[str, str]:

@@ -19,7 +19,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALL_TIMEOUT = 600.0  # seconds: a cold pip cache downloads every dependency
 

@@ -23,11 +23,12 @@ import httpx
 import pytest
 
 from tests.support.archlag_process import ArchlagProcess
+from tests.support.paths import ROOT
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 from tests.support.renovate import LookupResult, lookup
 
-INTEGRATIONS = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
+INTEGRATIONS = ROOT / "docs" / "integrations.md"
 BOTH = ["linux/amd64", "linux/arm64"]
 GOTIFY = "gotify/server"  # wanted: every platform its watch expects
 BATCH = "example/batch"  # wanted: linux/amd64 only (?platform=linux/amd64)

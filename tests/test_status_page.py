@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,11 +29,11 @@ from archlag.web import status_page as landing
 from archlag.web.app import Readiness, create_app
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.chromium import Chromium
+from tests.support.paths import ROOT
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 from tests.support.snapshots import repository_snapshot
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 NOW = 1_800_000_000.0
 AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))

@@ -16,9 +16,10 @@ from archlag.core.platforms import parse_platform
 from archlag.core.publication import LEARNED, LEGACY
 from archlag.polling.repository_state import restore
 from archlag.store import SCHEMA_VERSION, SQLiteStore
+from tests.support.paths import FIXTURES
 from tests.test_poller import Clock, FakeRegistry, make_poller
 
-FIXTURE = Path(__file__).parent / "fixtures" / "state-v2.sqlite"
+FIXTURE = FIXTURES / "state-v2.sqlite"
 REGISTRY = "127.0.0.1:33231"  # as the fixture's watches named it
 AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 
