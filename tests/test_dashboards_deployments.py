@@ -27,10 +27,9 @@ from tests.support.dashboards import (
     repository_metrics,
     substitute,
 )
-from tests.support.prometheus import PrometheusServer, wait_for
+from tests.support.prometheus import PrometheusServer, started, wait_for
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
-from tests.test_end_to_end import started
 
 pytestmark = pytest.mark.integration
 

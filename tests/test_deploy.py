@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,44 +26,23 @@ import httpx
 import pytest
 import yaml
 
-from archlag.config import DEFAULT_LISTEN
 from tests.support.compose import Service
 from tests.support.compose import services as compose_services
+from tests.support.deploy import (
+    COMPOSE_DIR,
+    DEFAULT_PORT,
+    KUBERNETES_DIR,
+    PYPROJECT,
+    RULES,
+    VERSION,
+    load_yaml,
+    run,
+    tool,
+    tool_in_venv,
+)
 from tests.support.dockerfile import DockerIgnore, Stage, parse_dockerfile
 from tests.support.paths import ROOT
 from tests.support.registry_server import free_loopback_port
-
-COMPOSE_DIR = ROOT / "deploy" / "compose"
-KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
-RULES = ROOT / "alerts" / "archlag.rules.yml"
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-VERSION = PYPROJECT["version"]
-DEFAULT_PORT = DEFAULT_LISTEN.rpartition(":")[2]
-TIMEOUT = 300  # seconds for one tool run; the install step downloads from the package index
-
-
-def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, check=False, timeout=TIMEOUT, **kwargs
-    )
-
-
-def tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found: install the Debian package {package} (scripts/test does)")
-    return path
-
-
-def tool_in_venv(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    if not path.is_file():
-        pytest.fail(f"{path} not found: pip install -e '.[test]' (scripts/test does)")
-    return str(path)
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def test_deployment_docs_name_only_existing_files() -> None:

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from archlag.cli import _parser
-from tests.test_deploy import KUBERNETES_DIR, ROOT, run, tool_in_venv
+from tests.support.deploy import KUBERNETES_DIR, run, tool_in_venv
+from tests.support.paths import ROOT
 
 SHARDED_DIR = ROOT / "deploy" / "kubernetes-sharded"
 

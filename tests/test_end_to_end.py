@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -35,9 +35,9 @@ from tests.support.dashboards import (
 )
 from tests.support.prometheus import (
     AlertmanagerServer,
-    MonitoringServerError,
     PrometheusServer,
     QueryError,
+    started,
     wait_for,
 )
 from tests.support.pusher import Pusher
@@ -62,19 +62,6 @@ NO_DATA_WHEN_COMPLETE: dict[tuple[str, str, str], tuple[bool, str]] = {
     (OVERVIEW, "archlag alerts", "A"): (True, "the alert resolved; nothing else fires"),
     (OVERVIEW, "Regressed platforms", "A"): (False, "no platform vanishes in this scenario"),
 }
-
-Server = TypeVar("Server", PrometheusServer, AlertmanagerServer)
-
-
-@contextmanager
-def started(server: Server) -> Iterator[Server]:
-    """Run a monitoring server for the block; a server that cannot start fails the test."""
-    try:
-        server.start()
-    except MonitoringServerError as error:
-        pytest.fail(str(error), pytrace=False)
-    with server:
-        yield server
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from archlag.logs import KeyValueFormatter
 from archlag.metrics import Exposition
 from archlag.store import SQLiteStore
 from archlag.web.app import Readiness, create_app
-from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller
+from tests.support.fake_registry import AMD, ARM, Clock, FakeRegistry, make_poller
 
 REGISTRY = "127.0.0.1:5000"
 REPO = "demo/app"

@@ -11,10 +11,9 @@ import anyio
 import pytest
 
 from archlag.polling.hints import Hints
-from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller
+from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, make_poller
 
 pytestmark = pytest.mark.anyio
-BOTH = frozenset({AMD, ARM})
 
 
 async def test_an_event_s_push_time_is_the_first_seen_time_when_plausible(store) -> None:

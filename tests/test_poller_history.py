@@ -10,9 +10,10 @@ import pytest
 
 from archlag.config import TagFilter
 from archlag.core.snapshots import Snapshot
-from tests.test_poller import (
+from tests.support.fake_registry import (
     AMD,
     ARM,
+    BOTH,
     V7,
     Clock,
     FakeRegistry,
@@ -22,7 +23,6 @@ from tests.test_poller import (
 )
 
 pytestmark = pytest.mark.anyio
-BOTH = frozenset({AMD, ARM})
 
 
 async def staggered(poller, registry: FakeRegistry, clock: Clock, tag: str, *released: str) -> None:

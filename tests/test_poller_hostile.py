@@ -21,10 +21,9 @@ from archlag.polling.listing import MAX_ABSENT_UNRECORDED
 from archlag.registry import UnsupportedManifestError
 from archlag.web import status_page as landing
 from archlag.web.api.documents import tags_document, watch_document
-from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller, snapshot
+from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, make_poller, snapshot
 
 pytestmark = pytest.mark.anyio
-BOTH = frozenset({AMD, ARM})
 
 
 @dataclass

@@ -16,8 +16,8 @@ from archlag.core.platforms import parse_platform
 from archlag.core.publication import LEARNED, LEGACY
 from archlag.polling.repository_state import restore
 from archlag.store import SCHEMA_VERSION, SQLiteStore
+from tests.support.fake_registry import Clock, FakeRegistry, make_poller
 from tests.support.paths import FIXTURES
-from tests.test_poller import Clock, FakeRegistry, make_poller
 
 FIXTURE = FIXTURES / "state-v2.sqlite"
 REGISTRY = "127.0.0.1:33231"  # as the fixture's watches named it

@@ -17,10 +17,9 @@ import pytest
 from archlag.exporter import handoff
 from archlag.store import SCHEMA_VERSION, SQLiteStore, TransferError
 from archlag.store.transfer import MAX_ROWS
-from tests.test_poller import AMD, ARM, Clock, FakeRegistry, make_poller, snapshot
+from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, make_poller, snapshot
 
 REGISTRY = "127.0.0.1:5000"
-BOTH = frozenset({AMD, ARM})
 
 
 async def _in_flight(store: SQLiteStore, registry: FakeRegistry, clock: Clock) -> None:
