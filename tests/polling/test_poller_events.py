@@ -1,6 +1,6 @@
 """Events are hints, the registry is the truth: the poller with announced tags.
 
-The fake registry of tests/test_poller.py, with the poller told what events announced.
+The fake registry of tests/support/fake_registry.py, with the poller told what events announced.
 """
 
 from __future__ import annotations

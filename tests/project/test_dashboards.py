@@ -48,7 +48,7 @@ EXPECTED_FILES = {
     "archlag-exporter-health.json": "archlag-exporter-health",
 }
 
-# archlag's public metrics are the README's table (tests/test_docs.py holds it to the
+# archlag's public metrics are the README's table (tests/project/test_docs.py holds it to the
 # exposition).
 # Series Prometheus writes itself: the scrape's up and duration, and the rules' alert state.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "ALERTS"}

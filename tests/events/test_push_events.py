@@ -1,8 +1,9 @@
 """Push-event receivers: each sender's payload, its proof, and what the HTTP answer does.
 
 Payloads are shaped from ../shared/reference/push-events.md (the distribution ones are what the
-Debian registry really sends; tests/test_events_end_to_end.py has the real thing). The receiver
-is run in process, in front of recording pollers, so every test can say what was scheduled.
+Debian registry really sends; tests/end_to_end/test_registry_notifications.py has the real thing).
+The receiver is run in process, in front of recording pollers, so every test can say what was
+scheduled.
 """
 
 from __future__ import annotations

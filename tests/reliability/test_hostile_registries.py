@@ -23,7 +23,8 @@ and ``list-rotating-names`` (2,000 fresh names a listing: every name ever listed
 the state for 90 days; now absent names without a record are capped per watch).
 
 Attacks on archlag's own endpoints, configuration and state file are in
-``tests/test_reliability_commands.py``; memory under attack in ``tests/test_reliability_memory.py``.
+``tests/reliability/test_hostile_inputs.py``; memory under attack in
+``tests/reliability/test_memory.py``.
 """
 
 from __future__ import annotations

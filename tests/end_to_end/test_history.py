@@ -2,7 +2,7 @@
 the real Debian registry (behind a small proxy where a listing must misbehave), read the way a
 user reads them: /metrics, the status page, ``archlag check`` and the exit status.
 
-(Story 4, every observation countable in Prometheus, is tests/test_countable.py.)
+(Story 4, every observation countable in Prometheus, is tests/end_to_end/test_countable.py.)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What a hostile or broken registry cannot do to a watch: the poller with a fake registry.
 
-Each test is the unit-sized twin of an attack in ``tests/test_reliability.py`` that found a bug:
-a tag no check can read, a schema 1 manifest refused at its ``HEAD``, and a registry that lists
-fresh names at every poll.
+Each test is the unit-sized twin of an attack in ``tests/reliability/test_hostile_registries.py``
+that found a bug: a tag no check can read, a schema 1 manifest refused at its ``HEAD``, and a
+registry that lists fresh names at every poll.
 """
 
 from __future__ import annotations
