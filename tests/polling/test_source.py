@@ -11,6 +11,7 @@ import pytest
 from archlag.core.platforms import parse_platform
 from archlag.polling.source import RegistryTagSource
 from archlag.registry import HubClient, QuayClient, RegistryClient, RetryPolicy
+from tests.support.mock_registry import hub_client
 
 pytestmark = pytest.mark.anyio
 
@@ -55,12 +56,7 @@ class Registry:
         return httpx.Response(200, headers=headers, content=self.index)
 
     def client(self) -> RegistryClient:
-        return RegistryClient(
-            "docker.io",
-            "https://registry-1.docker.io",
-            retry=NO_WAIT,
-            transport=httpx.MockTransport(self),
-        )
+        return hub_client(self, retry=NO_WAIT)
 
 
 async def test_hub_push_times_are_hints_for_matching_digests() -> None:

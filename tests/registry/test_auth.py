@@ -23,7 +23,8 @@ from archlag.registry import (
 )
 from archlag.registry.auth import Challenge, parse_challenges
 from archlag.secrets import Secret
-from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
+from tests.support.manifests import INDEX_DIGEST, manifest_ok
+from tests.support.mock_registry import hub_client, mock_client
 
 pytestmark = pytest.mark.anyio
 
@@ -32,11 +33,7 @@ PASSWORD = "hunter2-planted-password"
 USER = "alice"
 CREDENTIALS = StaticCredentials(BasicCredentials(USER, Secret(PASSWORD)))
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-
-def manifest_ok() -> httpx.Response:
-    headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
-    return httpx.Response(200, content=INDEX_BODY, headers=headers)
+LOCAL = "http://127.0.0.1:5000"
 
 
 class Clock:
@@ -93,13 +90,7 @@ class TokenRegistry:
 
     def client(self, **kwargs: Any) -> RegistryClient:
         kwargs.setdefault("retry", RetryPolicy(jitter=0))
-        return RegistryClient(
-            "docker.io",
-            "https://registry-1.docker.io",
-            transport=httpx.MockTransport(self),
-            sleep=self.sleep,
-            **kwargs,
-        )
+        return hub_client(self, sleep=self.sleep, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -249,9 +240,7 @@ async def test_challenge_scope_is_used_for_the_token(
     challenge: str, auth_host: str, expected_scope: str
 ) -> None:
     registry = TokenRegistry(challenge, auth_host=auth_host)
-    client = RegistryClient(
-        "reg", "https://registry.example", transport=httpx.MockTransport(registry)
-    )
+    client = mock_client(registry, name="reg")
     async with client:
         await client.get_manifest("user/image", "1.0")
         await client.get_manifest("user/image", "1.1")
@@ -272,12 +261,7 @@ async def test_basic_credentials_go_to_the_token_endpoint_and_access_token_is_ac
             return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
         return manifest_ok()
 
-    client = RegistryClient(
-        "docker.io",
-        "https://registry-1.docker.io",
-        credentials=CREDENTIALS,
-        transport=httpx.MockTransport(handler),
-    )
+    client = hub_client(handler, credentials=CREDENTIALS)
     async with client:
         assert (await client.get_manifest("library/nginx", "latest")).digest == INDEX_DIGEST
 
@@ -337,9 +321,7 @@ async def test_401_that_persists_after_a_fresh_token_is_unauthorized_without_loo
         return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
 
     seen: list[httpx.Request] = []
-    client = RegistryClient(
-        "docker.io", "https://registry-1.docker.io", transport=httpx.MockTransport(handler)
-    )
+    client = hub_client(handler)
     async with client:
         with pytest.raises(UnauthorizedError) as info:
             await client.get_manifest("library/private", "latest")
@@ -358,12 +340,7 @@ async def test_basic_challenge_with_credentials() -> None:
         return manifest_ok()
 
     seen: list[str | None] = []
-    client = RegistryClient(
-        "127.0.0.1:5000",
-        "http://127.0.0.1:5000",
-        credentials=CREDENTIALS,
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler, LOCAL, credentials=CREDENTIALS)
     async with client:
         await client.get_manifest("demo/app", "1.0")
         await client.get_manifest("demo/app", "1.1")
@@ -385,12 +362,7 @@ async def test_basic_challenge_failures_are_unauthorized(
         return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="basic-realm"'})
 
     seen: list[httpx.Request] = []
-    client = RegistryClient(
-        "127.0.0.1:5000",
-        "http://127.0.0.1:5000",
-        credentials=credentials,
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler, LOCAL, credentials=credentials)
     async with client:
         with pytest.raises(UnauthorizedError, match=match):
             await client.ping()
@@ -423,13 +395,7 @@ async def test_token_endpoint_gets_the_same_retries() -> None:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    client = RegistryClient(
-        "docker.io",
-        "https://registry-1.docker.io",
-        transport=httpx.MockTransport(handler),
-        sleep=sleep,
-        retry=RetryPolicy(jitter=0),
-    )
+    client = hub_client(handler, sleep=sleep, retry=RetryPolicy(jitter=0))
     async with client:
         await client.get_manifest("library/nginx", "latest")
     assert sleeps == [0.5]
@@ -463,9 +429,7 @@ async def test_token_endpoint_failures(
             return response
         return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
 
-    client = RegistryClient(
-        "docker.io", "https://registry-1.docker.io", transport=httpx.MockTransport(handler)
-    )
+    client = hub_client(handler)
     async with client:
         with pytest.raises(error, match=match) as info:
             await client.get_manifest("library/nginx", "latest")
@@ -480,7 +444,7 @@ async def test_unusable_realm_is_a_bad_response(realm: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, headers={"WWW-Authenticate": f"Bearer realm={realm}"})
 
-    client = RegistryClient("r", "https://registry.example", transport=httpx.MockTransport(handler))
+    client = mock_client(handler, name="r")
     async with client:
         with pytest.raises(BadResponseError, match="realm"):
             await client.ping()
@@ -490,12 +454,7 @@ async def test_password_is_not_sent_in_clear_text_to_another_host() -> None:
     registry = TokenRegistry(
         'Bearer realm="http://auth.example/token",service="s"', auth_host="auth.example"
     )
-    client = RegistryClient(
-        "registry.example",
-        "https://registry.example",
-        credentials=CREDENTIALS,
-        transport=httpx.MockTransport(registry),
-    )
+    client = mock_client(registry, credentials=CREDENTIALS)
     async with client:
         await client.get_manifest("demo/app", "1.0")
     assert "authorization" not in registry.token_requests[0].headers
@@ -546,13 +505,7 @@ async def raised_errors() -> list[RegistryError]:
         transport_error_mentions_token,
         basic_registry_echoes_password,
     ):
-        client = RegistryClient(
-            "docker.io",
-            "https://registry-1.docker.io",
-            credentials=CREDENTIALS,
-            transport=httpx.MockTransport(handler),
-            retry=RetryPolicy(attempts=1),
-        )
+        client = hub_client(handler, credentials=CREDENTIALS, retry=RetryPolicy(attempts=1))
         async with client:
             with pytest.raises(RegistryError) as info:
                 await client.get_manifest("library/nginx", "latest")
@@ -663,11 +616,8 @@ async def test_identity_token_cannot_answer_a_basic_challenge() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="basic-realm"'})
 
-    client = RegistryClient(
-        "r",
-        "https://registry.example",
-        credentials=StaticCredentials(IdentityToken(Secret(IDENTITY))),
-        transport=httpx.MockTransport(handler),
+    client = mock_client(
+        handler, name="r", credentials=StaticCredentials(IdentityToken(Secret(IDENTITY)))
     )
     async with client:
         with pytest.raises(UnauthorizedError, match="identity token") as info:
@@ -687,11 +637,8 @@ async def test_registry_token_is_sent_as_bearer_without_a_token_server() -> None
             return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
         return manifest_ok()
 
-    client = RegistryClient(
-        "docker.io",
-        "https://registry-1.docker.io",
-        credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN))),
-        transport=httpx.MockTransport(handler),
+    client = hub_client(
+        handler, credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN)))
     )
     async with client:
         await client.get_manifest("library/nginx", "latest")
@@ -707,11 +654,8 @@ async def test_refused_registry_token_is_unauthorized_without_retrying() -> None
         seen.append(request)
         return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
 
-    client = RegistryClient(
-        "docker.io",
-        "https://registry-1.docker.io",
-        credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN))),
-        transport=httpx.MockTransport(handler),
+    client = hub_client(
+        handler, credentials=StaticCredentials(RegistryToken(Secret(REGISTRY_TOKEN)))
     )
     async with client:
         with pytest.raises(UnauthorizedError, match="HTTP 401"):
@@ -750,12 +694,8 @@ async def test_planted_tokens_are_scrubbed_from_echoing_errors(
             return httpx.Response(401, headers={"WWW-Authenticate": HUB_CHALLENGE})
         return echo(403, request.headers["authorization"])
 
-    client = RegistryClient(
-        "docker.io",
-        "https://registry-1.docker.io",
-        credentials=StaticCredentials(credentials),
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=1),
+    client = hub_client(
+        handler, credentials=StaticCredentials(credentials), retry=RetryPolicy(attempts=1)
     )
     async with client:
         with pytest.raises(UnauthorizedError) as info:

@@ -32,7 +32,8 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.secrets import Secret
-from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
+from tests.support.manifests import INDEX_DIGEST, manifest_ok
+from tests.support.mock_registry import mock_client
 
 pytestmark = pytest.mark.anyio
 
@@ -40,11 +41,6 @@ GOOD = 'Bearer realm="https://auth.example/token",service="registry.example"'
 PASSWORD = "planted-healing-password"
 CREDENTIALS = BasicCredentials("alice", Secret(PASSWORD))
 BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
-
-
-def manifest_ok() -> httpx.Response:
-    headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
-    return httpx.Response(200, content=INDEX_BODY, headers=headers)
 
 
 class Registry:
@@ -78,12 +74,8 @@ class Registry:
         return [(r.url.host, r.headers.get("authorization")) for r in self.requests[start:]]
 
     def client(self, base: str = "https://registry.example", **kwargs: Any) -> RegistryClient:
-        return RegistryClient(
-            httpx.URL(base).host,
-            base,
-            transport=httpx.MockTransport(self),
-            retry=RetryPolicy(attempts=1),
-            **kwargs,
+        return mock_client(
+            self, base, name=httpx.URL(base).host, retry=RetryPolicy(attempts=1), **kwargs
         )
 
 

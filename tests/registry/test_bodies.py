@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archlag.registry import BadResponseError, RegistryClient
+from archlag.registry import BadResponseError
 from archlag.registry.bodies import ACCEPT_ENCODING, BodyError, read_body
+from tests.support.mock_registry import mock_client
 
 pytestmark = pytest.mark.anyio
 MIB = 1 << 20
@@ -108,9 +109,7 @@ async def test_the_client_asks_only_for_encodings_it_decodes_and_refuses_others(
         content = gzip.compress(gzip.compress(b'{"name": "demo/app", "tags": []}'))
         return httpx.Response(200, content=content, headers={"content-encoding": "gzip, gzip"})
 
-    client = RegistryClient(
-        "127.0.0.1:5000", "http://127.0.0.1:5000", transport=httpx.MockTransport(handler)
-    )
+    client = mock_client(handler, "http://127.0.0.1:5000")
     async with client:
         with pytest.raises(BadResponseError, match="compressed more than once"):
             await client.list_tags("demo/app")

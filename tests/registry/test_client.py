@@ -29,6 +29,7 @@ from archlag.registry import (
 from archlag.registry.client import MAX_TAG_PAGES
 from archlag.registry.manifests import MANIFEST_ACCEPT
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
+from tests.support.mock_registry import mock_client
 
 pytestmark = pytest.mark.anyio
 
@@ -67,10 +68,9 @@ class Recorder:
 
     def client(self, *, retry: RetryPolicy | None = None, **kwargs: Any) -> RegistryClient:
         kwargs.setdefault("clock", self.clock)
-        return RegistryClient(
-            "registry.example",
+        return mock_client(
+            self,
             BASE,
-            transport=httpx.MockTransport(self),
             observer=self,
             sleep=self.sleep,
             retry=retry or RetryPolicy(jitter=0),
@@ -663,7 +663,7 @@ async def test_concurrency_limit_bounds_requests_in_flight() -> None:
         in_flight -= 1
         return index_response(request)
 
-    client = RegistryClient("r", BASE, concurrency=2, transport=httpx.MockTransport(handler))
+    client = mock_client(handler, BASE, name="r", concurrency=2)
     async with client, anyio.create_task_group() as group:
         for _ in range(6):
             group.start_soon(client.get_manifest, "demo/app", "1.0")

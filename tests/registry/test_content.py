@@ -20,6 +20,7 @@ from archlag.registry import (
     fetch_content,
 )
 from archlag.registry.content import MAX_PLATFORMS
+from tests.support.mock_registry import mock_client
 
 pytestmark = pytest.mark.anyio
 
@@ -97,12 +98,7 @@ class FakeRegistry:
         )
 
     def client(self) -> RegistryClient:
-        return RegistryClient(
-            "127.0.0.1:5000",
-            "http://127.0.0.1:5000",
-            transport=httpx.MockTransport(self),
-            retry=RetryPolicy(attempts=1),
-        )
+        return mock_client(self, "http://127.0.0.1:5000", retry=RetryPolicy(attempts=1))
 
     async def fetch(self, reference: str = "1.0") -> Any:
         async with self.client() as client:

@@ -29,6 +29,7 @@ from archlag.registry import (
 )
 from archlag.registry.docker_config import HelperError
 from archlag.secrets import Secret
+from tests.support.mock_registry import mock_client
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 
@@ -357,11 +358,11 @@ async def test_client_with_docker_config_never_shows_a_secret(
         ("127.0.0.1:5000", "http://127.0.0.1:5000", basic_registry),
         ("ghcr.io", "https://ghcr.io", token_registry),
     ]:
-        client = RegistryClient(
-            name,
+        client = mock_client(
+            handler,
             base,
+            name=name,
             credentials=DockerConfigCredentials(path, name),
-            transport=httpx.MockTransport(handler),
             retry=RetryPolicy(attempts=1),
         )
         async with client:

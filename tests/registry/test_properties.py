@@ -39,6 +39,7 @@ from archlag.registry.links import Unfollowable, next_page, same_origin
 from archlag.registry.ratelimit import MAX_HEADER_NUMBER, parse_rate_limit, requested_wait
 from archlag.registry.tokens import MAX_TOKEN_LIFETIME, parse_token_response
 from archlag.secrets import Secret, scrub
+from tests.support.mock_registry import mock_client
 
 BASE = httpx.URL("https://registry.example")
 WHERE = Where("registry.example", "demo/app", "1.0")
@@ -111,11 +112,8 @@ def run(main: Callable[[], Any]) -> Any:
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> RegistryClient:
-    return RegistryClient(
-        "registry.example",
-        str(BASE),
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0),
+    return mock_client(
+        handler, str(BASE), retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0)
     )
 
 

@@ -24,7 +24,8 @@ from archlag.registry import (
     RetryPolicy,
 )
 from archlag.registry.ratelimit import Backoff, parse_rate_limit, requested_wait
-from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
+from tests.support.manifests import manifest_ok
+from tests.support.mock_registry import hub_client
 
 pytestmark = pytest.mark.anyio
 
@@ -38,11 +39,6 @@ HUB_HEADERS = {
 
 def http_date(unix: float) -> str:
     return format_datetime(datetime.fromtimestamp(unix, UTC), usegmt=True)
-
-
-def manifest_ok(**headers: str) -> httpx.Response:
-    headers |= {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
-    return httpx.Response(200, content=INDEX_BODY, headers=headers)
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -114,14 +110,8 @@ class Registry:
 
     def client(self, **kwargs: Any) -> RegistryClient:
         kwargs.setdefault("retry", RetryPolicy(jitter=0))
-        return RegistryClient(
-            "docker.io",
-            "https://registry-1.docker.io",
-            transport=httpx.MockTransport(self),
-            sleep=self.time.sleep,
-            clock=self.time.clock,
-            wall_clock=self.time.wall,
-            **kwargs,
+        return hub_client(
+            self, sleep=self.time.sleep, clock=self.time.clock, wall_clock=self.time.wall, **kwargs
         )
 
 

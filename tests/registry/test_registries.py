@@ -24,7 +24,8 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.secrets import Secret
-from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
+from tests.support.manifests import INDEX_DIGEST, manifest_ok
+from tests.support.mock_registry import mock_client
 
 pytestmark = pytest.mark.anyio
 
@@ -66,17 +67,10 @@ class Registry:
             )
         if request.url.path.endswith("/tags/list"):
             return httpx.Response(200, json={"name": self.repository, "tags": self.tags})
-        headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
-        return httpx.Response(200, content=INDEX_BODY, headers=headers)
+        return manifest_ok()
 
     def client(self, **kwargs: Any) -> RegistryClient:
-        return RegistryClient(
-            httpx.URL(self.base).host,
-            self.base,
-            transport=httpx.MockTransport(self),
-            retry=RetryPolicy(attempts=1),
-            **kwargs,
-        )
+        return mock_client(self, self.base, retry=RetryPolicy(attempts=1), **kwargs)
 
 
 REGISTRIES = [  # (registry arguments, expected service, expected scope)
@@ -198,7 +192,7 @@ async def test_expired_harbor_token_is_refetched_once() -> None:
             return httpx.Response(401, headers={"WWW-Authenticate": challenge})
         return harbor(request)
 
-    client = RegistryClient("harbor.example", harbor.base, transport=httpx.MockTransport(handler))
+    client = mock_client(handler, harbor.base)
     async with client:
         await client.get_manifest("library/app", "1.0")
         revoked.add("Bearer token-1")  # expired early: Harbor restarted with a new key
@@ -222,12 +216,9 @@ async def test_mcr_is_anonymous_and_blobs_come_from_the_cdn_without_authorizatio
         if "/blobs/" in request.url.path:
             cdn = f"https://eastus.data.mcr.microsoft.com/aaa/{CONFIG_DIGEST}?sig=x"
             return httpx.Response(307, headers={"Location": cdn})
-        headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": INDEX_DIGEST}
-        return httpx.Response(200, content=INDEX_BODY, headers=headers)
+        return manifest_ok()
 
-    client = RegistryClient(
-        "mcr.microsoft.com", "https://mcr.microsoft.com", transport=httpx.MockTransport(handler)
-    )
+    client = mock_client(handler, "https://mcr.microsoft.com")
     async with client:
         await client.get_manifest("dotnet/runtime", "8.0")
         assert await client.get_blob("dotnet/runtime", CONFIG_DIGEST) == CONFIG
@@ -253,7 +244,7 @@ async def test_ghcr_private_package_with_a_stale_token_is_denied_clearly() -> No
             403, json={"errors": [{"code": "DENIED", "message": "requested access is denied"}]}
         )
 
-    client = RegistryClient("ghcr.io", "https://ghcr.io", transport=httpx.MockTransport(handler))
+    client = mock_client(handler, "https://ghcr.io")
     async with client:
         with pytest.raises(UnauthorizedError, match="DENIED: requested access is denied"):
             await client.get_manifest("owner/private", "latest")
@@ -279,7 +270,7 @@ async def test_v3_tag_pages_with_relative_links_and_clamped_n() -> None:
             headers["Link"] = f'</v2/demo/app/tags/list?last={page[-1]}&n={n}>; rel="next"'
         return httpx.Response(200, json={"name": "demo/app", "tags": page}, headers=headers)
 
-    client = RegistryClient("r", "http://127.0.0.1:5000", transport=httpx.MockTransport(handler))
+    client = mock_client(handler, "http://127.0.0.1:5000", name="r")
     async with client:
         assert await client.list_tags("demo/app") == all_tags
     assert [(u.params.get("n"), u.params.get("last")) for u in seen] == [

@@ -26,7 +26,6 @@ from archlag.registry import (
     CredentialSource,
     DockerConfigCredentials,
     IdentityToken,
-    RegistryClient,
     RegistryError,
     RegistryToken,
     RetryPolicy,
@@ -34,6 +33,7 @@ from archlag.registry import (
 )
 from archlag.registry.errors import sanitize
 from archlag.secrets import Secret
+from tests.support.mock_registry import mock_client
 from tests.support.planted import archlag_logs, basic_forms, leaks
 from tests.support.registry_server import RegistryServer
 
@@ -109,12 +109,8 @@ def sources(tmp_path: Path) -> list[tuple[str, CredentialSource]]:
 async def failures(source: CredentialSource, challenge: str) -> list[RegistryError]:
     """Every request of a poll against the echoing registry, failing as it echoes."""
     errors: list[RegistryError] = []
-    client = RegistryClient(
-        "registry.example",
-        "https://registry.example",
-        credentials=source,
-        transport=httpx.MockTransport(EchoingRegistry(challenge)),
-        retry=RetryPolicy(attempts=1),
+    client = mock_client(
+        EchoingRegistry(challenge), credentials=source, retry=RetryPolicy(attempts=1)
     )
     async with client:
         for call in (
