@@ -1,4 +1,5 @@
-"""The README says what the code does: its metrics table and its PromQL examples."""
+"""The docs say what the code does: the README's metrics table and PromQL examples, and the
+files docs/deployment.md names."""
 
 from __future__ import annotations
 
@@ -70,3 +71,11 @@ def test_readme_promql_examples_parse(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_deployment_docs_name_only_existing_files() -> None:
+    text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    named = re.findall(r"`((?:deploy|alerts|dashboards|scripts|tests|docs)/[^`\s]*)`", text)
+    assert "deploy/compose/archlag.yml" in named
+    for path in named:
+        assert (ROOT / path).exists(), path
