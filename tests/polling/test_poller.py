@@ -13,6 +13,7 @@ from tests.support.fake_registry import (
     Clock,
     FakeRegistry,
     available,
+    first_poll,
     make_poller,
     snapshot,
 )
@@ -45,10 +46,7 @@ async def test_staggered_release_gives_one_spread_observation(store) -> None:
 
 @pytest.mark.anyio
 async def test_registry_down_keeps_state_and_marks_failure(store, caplog) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store)
     registry.down = True
     clock.now += 60
     await poller.poll()
@@ -69,10 +67,7 @@ async def test_registry_down_keeps_state_and_marks_failure(store, caplog) -> Non
 
 @pytest.mark.anyio
 async def test_restart_keeps_first_seen_and_histograms(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=frozenset({AMD, ARM}))
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=frozenset({AMD, ARM}))
     registry.publish("1.1", AMD)
     clock.now += 10
     await poller.poll()
@@ -94,10 +89,7 @@ async def test_restart_keeps_first_seen_and_histograms(store) -> None:
 
 @pytest.mark.anyio
 async def test_regression_is_counted_and_shown(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store)
     registry.publish("1.0", AMD)  # same amd64 digest: arm64 vanished from the publication
     clock.now += 60
     await poller.poll()
@@ -133,10 +125,7 @@ async def test_selection_limit_filters_and_deletions(store) -> None:
 
 @pytest.mark.anyio
 async def test_settled_tags_are_rechecked_rarely_and_get_only_on_change(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, stall_after=300.0, settled_interval=3600.0)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, stall_after=300.0, settled_interval=3600.0)
     assert (registry.heads, registry.gets) == (1, 1)
     clock.now += 60
     await poller.poll()  # young tag: HEAD, same digest, no GET
@@ -195,10 +184,7 @@ async def test_per_arch_suffix_tags_are_platforms_of_their_base_tag(store) -> No
 
 @pytest.mark.anyio
 async def test_registry_push_times_are_used_when_earlier(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=frozenset({AMD, ARM}))
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=frozenset({AMD, ARM}))
     clock.now += 3600
     registry.publish("1.1", AMD, ARM)
     registry.pushed["1.1"] = {AMD: clock.now - 900, ARM: clock.now - 300}

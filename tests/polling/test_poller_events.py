@@ -11,16 +11,13 @@ import anyio
 import pytest
 
 from archlag.polling.hints import Hints
-from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, make_poller
+from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, first_poll, make_poller
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_an_event_s_push_time_is_the_first_seen_time_when_plausible(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     clock.now += 5
     registry.publish("2.0", AMD)
     poller.announce("2.0", clock.now - 0.3, "local")
@@ -46,10 +43,7 @@ async def test_an_event_s_push_time_is_the_first_seen_time_when_plausible(store)
     [(+5.0, "in the future"), (-30.0, "before the previous check that did not see it")],
 )
 async def test_an_implausible_push_time_is_not_believed(store, offset, why) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     clock.now += 10
     registry.publish("2.0", AMD)
     poller.announce("2.0", clock.now + offset, "local")
@@ -73,10 +67,7 @@ async def test_a_tag_an_event_announces_is_measured_never_a_baseline(store) -> N
 
 
 async def test_a_burst_of_events_costs_one_check(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH, stall_after=0.0)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH, stall_after=0.0)
     heads = registry.heads
     for offset in range(5):
         poller.announce("1.0", clock.now - 5 + offset, "local")
@@ -87,10 +78,7 @@ async def test_a_burst_of_events_costs_one_check(store) -> None:
 
 
 async def test_events_survive_a_poll_that_failed(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     registry.down = True
     clock.now += 5
     registry.publish("2.0", AMD)
@@ -104,10 +92,7 @@ async def test_events_survive_a_poll_that_failed(store) -> None:
 
 
 async def test_polling_finds_what_events_missed_and_says_so(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     clock.now += 60
     registry.publish("2.0", AMD, ARM)
     await poller.poll()

@@ -18,6 +18,7 @@ from tests.support.fake_registry import (
     Clock,
     FakeRegistry,
     available,
+    first_poll,
     make_poller,
     snapshot,
 )
@@ -146,10 +147,7 @@ async def test_tags_that_leave_the_limit_and_return_keep_their_history(store) ->
 
 
 async def test_late_platforms_record_the_last_check_without_them(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH, interval=5.0)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH, interval=5.0)
     clock.now += 5
     registry.publish("2.0", AMD)
     await poller.poll()

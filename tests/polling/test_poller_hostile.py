@@ -21,7 +21,16 @@ from archlag.polling.listing import MAX_ABSENT_UNRECORDED
 from archlag.registry import UnsupportedManifestError
 from archlag.web import status_page as landing
 from archlag.web.api.documents import tags_document, watch_document
-from tests.support.fake_registry import AMD, ARM, BOTH, Clock, FakeRegistry, make_poller, snapshot
+from tests.support.fake_registry import (
+    AMD,
+    ARM,
+    BOTH,
+    Clock,
+    FakeRegistry,
+    first_poll,
+    make_poller,
+    snapshot,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -42,10 +51,7 @@ class Schema1AtHead(FakeRegistry):
 
 
 async def test_a_tag_no_check_can_read_is_counted_shown_and_listed(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     registry.publish("1.1", AMD, ARM)
     registry.broken.add("1.1")
     for _ in range(2):
@@ -76,10 +82,7 @@ async def test_a_tag_no_check_can_read_is_counted_shown_and_listed(store) -> Non
 
 
 async def test_a_tag_that_could_not_be_read_is_checked_again_after_a_restart(store) -> None:
-    registry, clock = FakeRegistry(), Clock()
-    registry.publish("1.0", AMD, ARM)
-    poller = make_poller(store, registry, clock, platforms=BOTH)
-    await poller.poll()
+    registry, clock, poller = await first_poll(store, platforms=BOTH)
     registry.publish("1.1", AMD, ARM)
     registry.broken.add("1.1")  # a transient failure at its first check
     clock.now += 60

@@ -1,8 +1,9 @@
 """An in-memory registry (a fake TagSource) and a poller over it with a real store.
 
 :class:`FakeRegistry` holds the tags of one repository and counts requests; :func:`make_poller`
-builds the poller of ``demo/app`` on it from what a store holds, as the exporter does at start.
-Time is a :class:`Clock` the test moves. Used by the poller tests and by the store and handoff
+builds the poller of ``demo/app`` on it from what a store holds, as the exporter does at start;
+:func:`first_poll` is the usual start of a test: 1.0 published whole, polled once. Time is a
+:class:`Clock` the test moves. Used by the poller tests and by the store and handoff
 tests that need a real history.
 """
 
@@ -132,3 +133,13 @@ def available(poller: WatchPoller, tag: str) -> dict[str, int]:
     platforms = view.expected | view.state.publication.platforms.keys()
     states = view.state.publication.platforms
     return {str(p): int(p in states and states[p].present) for p in platforms}
+
+
+async def first_poll(store, **settings) -> tuple[FakeRegistry, Clock, WatchPoller]:
+    """A fake registry with 1.0 on linux/amd64 and linux/arm64, a clock, and the poller of it
+    (``settings`` as :func:`make_poller` takes them) after its first poll."""
+    registry, clock = FakeRegistry(), Clock()
+    registry.publish("1.0", AMD, ARM)
+    poller = make_poller(store, registry, clock, **settings)
+    await poller.poll()
+    return registry, clock, poller
