@@ -10,8 +10,8 @@ import pytest
 
 from archlag.core.platforms import parse_platform
 from archlag.polling.source import RegistryTagSource
-from archlag.registry import HubClient, QuayClient, RegistryClient, RetryPolicy
-from tests.support.mock_registry import hub_client
+from archlag.registry import RegistryClient, RetryPolicy
+from tests.support.mock_registry import hub_api, hub_client, quay_api
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +79,7 @@ async def test_hub_push_times_are_hints_for_matching_digests() -> None:
         ]
         return httpx.Response(200, json={"name": "1.0", "images": images})
 
-    hub_client = HubClient(transport=httpx.MockTransport(hub), retry=NO_WAIT)
+    hub_client = hub_api(hub, retry=NO_WAIT)
     source = RegistryTagSource(registry.client(), hub=hub_client)
     content = await source.fetch("gotify/server", "1.0", None)
     assert dict(content.platforms) == registry.children
@@ -102,9 +102,7 @@ async def test_quay_revision_start_is_the_hint_for_its_manifest() -> None:
         ]
         return httpx.Response(200, json={"tags": tags, "page": 1, "has_additional": False})
 
-    source = RegistryTagSource(
-        registry.client(), quay=QuayClient(transport=httpx.MockTransport(quay), retry=NO_WAIT)
-    )
+    source = RegistryTagSource(registry.client(), quay=quay_api(quay, retry=NO_WAIT))
     content = await source.fetch("org/app", "1.0", None)
     assert dict(content.pushed) == {AMD: 1767261000.0, ARM: 1767261000.0}
     await source.aclose()
@@ -112,8 +110,8 @@ async def test_quay_revision_start_is_the_hint_for_its_manifest() -> None:
 
 async def test_failing_push_time_api_leaves_archlag_times() -> None:
     registry = Registry()
-    down = httpx.MockTransport(lambda request: httpx.Response(503))
-    source = RegistryTagSource(registry.client(), hub=HubClient(transport=down, retry=NO_WAIT))
+    down = hub_api(lambda request: httpx.Response(503), retry=NO_WAIT)
+    source = RegistryTagSource(registry.client(), hub=down)
     content = await source.fetch("gotify/server", "1.0", None)
     assert set(content.platforms) == {AMD, ARM}
     assert dict(content.pushed) == {}
@@ -140,7 +138,7 @@ async def test_hub_tag_listing_gives_push_times_for_ranking() -> None:
         return httpx.Response(200, json={"count": 3, "next": None, "results": results})
 
     registry = Registry()
-    hub_client = HubClient(transport=httpx.MockTransport(hub), retry=NO_WAIT)
+    hub_client = hub_api(hub, retry=NO_WAIT)
     source = RegistryTagSource(registry.client(), hub=hub_client)
     assert await source.push_times("gotify/server") == {"2.0": 1767312000.0, "1.0": 1767225600.0}
     assert await RegistryTagSource(registry.client()).push_times("gotify/server") == {}

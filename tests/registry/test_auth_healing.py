@@ -20,9 +20,7 @@ from archlag.registry import (
     BasicCredentials,
     Credentials,
     CredentialsError,
-    HubClient,
     IdentityToken,
-    QuayClient,
     RegistryClient,
     RegistryError,
     RegistryToken,
@@ -33,7 +31,7 @@ from archlag.registry import (
 )
 from archlag.secrets import Secret
 from tests.support.manifests import INDEX_DIGEST, manifest_ok
-from tests.support.mock_registry import mock_client
+from tests.support.mock_registry import hub_api, mock_client, quay_api
 
 pytestmark = pytest.mark.anyio
 
@@ -265,9 +263,7 @@ async def test_a_quay_token_with_a_newline_is_refused_before_sending() -> None:
         seen.append(request)
         return httpx.Response(200, json={"tags": []})
 
-    client = QuayClient(
-        token=Secret("planted-quay-token\n"), transport=httpx.MockTransport(handler)
-    )
+    client = quay_api(handler, token=Secret("planted-quay-token\n"))
     async with client:
         with pytest.raises(CredentialsError, match="nothing was sent") as info:
             await client.tag_history("org/app", "1.0")
@@ -281,9 +277,7 @@ async def test_a_docker_hub_login_answering_a_garbage_token_is_refused() -> None
             return httpx.Response(200, json={"access_token": "jwt\nX-Injected: 1"})
         raise AssertionError("nothing may be sent with a garbage token")
 
-    client = HubClient(
-        credentials=CREDENTIALS, transport=httpx.MockTransport(handler), retry=RetryPolicy()
-    )
+    client = hub_api(handler, credentials=CREDENTIALS, retry=RetryPolicy())
     async with client:
         with pytest.raises(RegistryError, match="token that cannot be sent"):
             await client.tag("library/nginx", "latest")

@@ -24,6 +24,7 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.secrets import Secret
+from tests.support.mock_registry import hub_api
 
 pytestmark = pytest.mark.anyio
 
@@ -108,8 +109,8 @@ class Hub:
 
     def client(self, **kwargs: Any) -> HubClient:
         kwargs.setdefault("retry", RetryPolicy(jitter=0))
-        return HubClient(
-            transport=httpx.MockTransport(self),
+        return hub_api(
+            self,
             sleep=self.sleep,
             clock=lambda: self.now,
             wall_clock=lambda: WALL + self.now,

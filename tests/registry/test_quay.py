@@ -18,6 +18,7 @@ from archlag.registry import (
     UnauthorizedError,
 )
 from archlag.secrets import Secret
+from tests.support.mock_registry import quay_api
 
 pytestmark = pytest.mark.anyio
 
@@ -57,9 +58,7 @@ class Quay:
         return self.respond(request)
 
     def client(self, **kwargs: Any) -> QuayClient:
-        return QuayClient(
-            transport=httpx.MockTransport(self), retry=RetryPolicy(attempts=1), **kwargs
-        )
+        return quay_api(self, retry=RetryPolicy(attempts=1), **kwargs)
 
 
 async def test_history_pages_newest_first_with_start_and_end_times() -> None:

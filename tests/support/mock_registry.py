@@ -4,7 +4,8 @@ A test describes a registry as a handler (a function, or a fake registry's ``__c
 answers each request; :func:`mock_client` builds the :class:`RegistryClient` that sends every
 request to it, and passes its options (credentials, retry, clock, sleep...) on. The client is
 named after the base URL's host and port unless ``name`` says otherwise; :func:`hub_client` is
-the one named as archlag names Docker Hub's registry.
+the one named as archlag names Docker Hub's registry. :func:`hub_api` and :func:`quay_api` do
+the same for the clients of Docker Hub's and Quay's own APIs.
 
 :class:`Recorder` wraps a handler to record requests, observer reports and sleeps, with time
 simulated; :func:`sequence`, :func:`index_response` and :func:`oci_error` are answers the
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from archlag.registry import RegistryClient, RetryPolicy
+from archlag.registry import HubClient, QuayClient, RegistryClient, RetryPolicy
 from tests.support.manifests import INDEX_BODY, INDEX_DIGEST, OCI_INDEX
 
 Handler = (
@@ -40,6 +41,17 @@ def mock_client(
 def hub_client(handler: Handler, **options: Any) -> RegistryClient:
     """:func:`mock_client` for Docker Hub's registry: ``docker.io`` at registry-1.docker.io."""
     return mock_client(handler, DOCKER_HUB, name="docker.io", **options)
+
+
+def hub_api(handler: Handler, **options: Any) -> HubClient:
+    """A client of Docker Hub's API (hub.docker.com by default) whose every request ``handler``
+    answers."""
+    return HubClient(transport=httpx.MockTransport(handler), **options)
+
+
+def quay_api(handler: Handler, **options: Any) -> QuayClient:
+    """A client of Quay's API (quay.io by default) whose every request ``handler`` answers."""
+    return QuayClient(transport=httpx.MockTransport(handler), **options)
 
 
 class Recorder:
