@@ -36,8 +36,7 @@ def make_config(host: str, tmp_path: Path, **watch: object) -> dict:
 
 
 def publish(pusher: Pusher, tag: str, *platforms: str) -> None:
-    images = [pusher.push_image(REPO, p, seed=tag) for p in platforms]
-    pusher.push_index(REPO, tag, images)
+    pusher.publish(REPO, tag, *platforms)
 
 
 def stagger(archlag: ArchlagProcess, pusher: Pusher, host: str, tag: str, pause: float) -> Scrape:

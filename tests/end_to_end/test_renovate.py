@@ -70,8 +70,7 @@ def with_age(config: dict[str, Any], age: str | None) -> dict[str, Any]:
 
 
 def publish(pusher: Pusher, repository: str, tag: str, *platforms: str) -> str:
-    images = [pusher.push_image(repository, p, seed=f"{repository} {tag}") for p in platforms]
-    return pusher.push_index(repository, tag, images)
+    return pusher.publish(repository, tag, *platforms, seed=f"{repository} {tag}")
 
 
 def first_seen(archlag: ArchlagProcess, image: str, tag: str, platform: str) -> float:

@@ -56,9 +56,7 @@ def image(registry: RegistryServer, tag: str) -> str:
 
 
 def publish(pusher: Pusher, tag: str, *platforms: str, attest: bool = False) -> str:
-    children = [pusher.push_image(REPO, p, seed=tag) for p in platforms]
-    attestations = [pusher.push_attestation(REPO, c) for c in children] if attest else []
-    return pusher.push_index(REPO, tag, children, attestations=attestations)
+    return pusher.publish(REPO, tag, *platforms, attest=attest)
 
 
 # -- check ------------------------------------------------------------------------------------

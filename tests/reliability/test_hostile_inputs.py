@@ -371,8 +371,7 @@ def test_a_disk_that_fills_under_archlag_stops_nothing_and_loses_nothing(
 
 
 def publish(pusher: Pusher, tag: str) -> None:
-    images = [pusher.push_image("demo/app", p, seed=tag) for p in BOTH]
-    pusher.push_index("demo/app", tag, images)
+    pusher.publish("demo/app", tag, *BOTH)
 
 
 def complete(scrape: Scrape, registry: RegistryServer, tag: str) -> bool:

@@ -54,7 +54,7 @@ def config(registry: RegistryServer, tmp_path: Path, **watch: Any) -> dict[str, 
 
 
 def publish(pusher: Pusher, tag: str, *platforms: str) -> None:
-    pusher.push_index(REPO, tag, [pusher.push_image(REPO, p, seed=tag) for p in platforms])
+    pusher.publish(REPO, tag, *platforms)
 
 
 @pytest.mark.integration

@@ -380,8 +380,7 @@ def test_status_page_in_chromium_against_the_real_registry(tmp_path) -> None:
         pusher.push_index("demo/app", "1.1", [new_amd])
         tool_tags = {"0.1": ["linux/amd64", "linux/arm64"], "0.2": ["linux/amd64"]}
         for tag, platforms in tool_tags.items():
-            images = [pusher.push_image("demo/tool", p, seed=tag) for p in platforms]
-            pusher.push_index("demo/tool", tag, images)
+            pusher.publish("demo/tool", tag, *platforms)
         (tmp_path / "password").write_text(secret)
         config = {
             "state_file": str(tmp_path / "state.db"),
