@@ -4,7 +4,7 @@
 #   docker run -v "$PWD/archlag.yml:/etc/archlag/config.yml:ro" -p 10043:10043 archlag
 #
 # Multi-arch release: see docs/deployment.md. VERSION must match pyproject.toml
-# (tests/test_deploy.py checks it); PYTHON_IMAGE pins the base for both stages.
+# (tests/project/test_image.py checks it); PYTHON_IMAGE pins the base for both stages.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 # Build stage: install archlag and its dependencies into a virtualenv from the source tree.
@@ -14,7 +14,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src/ src/
-# tests/test_deploy.py runs this RUN line in a fresh virtualenv: keep it one line of plain commands.
+# tests/project/test_image.py runs this RUN line in a fresh virtualenv: keep it one line of
+# plain commands.
 RUN python -m venv /opt/archlag && /opt/archlag/bin/pip install .
 
 # Runtime stage: the virtualenv on a clean base, no build leftovers.

@@ -1,4 +1,4 @@
-"""Benchmark: the crash loop of tests/test_crash_loop.py with hundreds of ``kill -9``.
+"""Benchmark: the crash loop of tests/end_to_end/test_crash_loop.py with hundreds of ``kill -9``.
 
 Prints counts; asserts nothing. A real Debian ``docker-registry`` on loopback and the real
 ``archlag`` process; each kill lands at a random moment while tags are being published.
@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.end_to_end.test_crash_loop import crash_loop
 from tests.support.registry_server import RegistryServer
-from tests.test_crash_loop import crash_loop
 
 
 def main() -> None:

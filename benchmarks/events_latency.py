@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import running_registry  # noqa: E402
+from tests.end_to_end.test_registry_notifications import notifications  # noqa: E402
 from tests.support.archlag_process import ArchlagProcess, Scrape, free_port  # noqa: E402
 from tests.support.pusher import Pusher  # noqa: E402
-from tests.test_events_end_to_end import notifications  # noqa: E402
 
 from archlag.core.durations import parse_duration  # noqa: E402
 

@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.reliability.test_memory import memory, prefill_state
 from tests.support.archlag_process import ArchlagProcess
 from tests.support.reliability.outcomes import outcome
 from tests.support.reliability.outcomes import registry_outcome as registry_outcome_of
 from tests.support.reliability.registry_attacks import REGISTRY_ATTACKS
 from tests.support.reliability.repository_attacks import ATTACKS
 from tests.support.reliability.suite import arm_all, prepare
-from tests.test_reliability_memory import memory, prefill_state
 
 MIB = 1 << 20
 

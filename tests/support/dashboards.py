@@ -14,12 +14,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 DASHBOARD_DIR = ROOT / "dashboards"
 RULES_PATH = ROOT / "alerts" / "archlag.rules.yml"
 README_PATH = ROOT / "README.md"

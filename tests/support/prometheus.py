@@ -5,6 +5,8 @@ every second and sends alerts to an Alertmanager; :class:`AlertmanagerServer` ac
 a receiver that notifies nobody, so tests read alerts from its API. Both are context managers
 that start the process, wait (bounded) until ``/-/ready`` answers 200, and kill the process on
 exit or at interpreter exit. Each keeps its config, data and log under its own work directory.
+In a test, :func:`started` runs one for a ``with`` block and fails the test (never skips it)
+when the server cannot start.
 
 Timing on Debian 12 (prometheus 2.42, alertmanager 0.25), measured here: with
 ``evaluation_interval: 1s`` and ``--rules.alert.resend-delay=1s`` a firing alert is listed by
@@ -23,11 +25,13 @@ Errors:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import yaml
 
 from tests.support.server_process import ServerProcess
@@ -208,3 +212,17 @@ class PrometheusServer(_Server):
             # The default waits a minute between sends of a firing alert.
             "--rules.alert.resend-delay=1s",
         ]
+
+
+Server = TypeVar("Server", PrometheusServer, AlertmanagerServer)
+
+
+@contextmanager
+def started(server: Server) -> Iterator[Server]:
+    """Run a monitoring server for the block; a server that cannot start fails the test."""
+    try:
+        server.start()
+    except MonitoringServerError as error:
+        pytest.fail(str(error), pytrace=False)
+    with server:
+        yield server

@@ -192,6 +192,23 @@ class Pusher:
             index["annotations"] = dict(annotations)
         return self._put_manifest(repository, tag, compact_json(index), media_type)
 
+    def publish(
+        self,
+        repository: str,
+        tag: str,
+        *platforms: str,
+        seed: str | None = None,
+        attest: bool = False,
+    ) -> str:
+        """Release ``tag``: one image per platform (seeded with the tag unless ``seed`` is given),
+        with a BuildKit attestation each if ``attest``, under an index pushed by tag; return the
+        index's digest."""
+        children = [
+            self.push_image(repository, p, seed=tag if seed is None else seed) for p in platforms
+        ]
+        attestations = [self.push_attestation(repository, c) for c in children] if attest else []
+        return self.push_index(repository, tag, children, attestations=attestations)
+
     def tag_manifest(self, repository: str, tag: str, descriptor: Descriptor) -> str:
         """Point ``tag`` straight at an image manifest (a single-platform tag)."""
         response = self._client.get(

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.paths import ROOT
+
 __all__ = [
     "Dependency",
     "LookupResult",
@@ -43,7 +45,6 @@ __all__ = [
     "renovate_command",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 _PIN = re.compile(r"^RENOVATE_VERSION=(\S+)$", re.MULTILINE)
 _LOG_TAIL_LINES = 40
 

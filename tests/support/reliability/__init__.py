@@ -1,1 +1,2 @@
-"""The reliability suite (tests/test_reliability.py): its attacks, harness and outcomes."""
+"""The reliability suite of tests/reliability/test_hostile_registries.py: its attacks, harness and
+outcomes."""

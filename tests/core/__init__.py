@@ -1,0 +1,1 @@
+"""Tests of archlag.core: the publication model, names, platforms, durations, sharding."""

@@ -1,0 +1,1 @@
+"""The whole archlag against real servers (registry, Prometheus, Alertmanager, Renovate)."""

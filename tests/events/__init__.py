@@ -1,0 +1,1 @@
+"""Tests of archlag.events: push-event receivers, their payloads and proofs."""

@@ -1,0 +1,1 @@
+"""Tests of archlag.exporter: the running process, reload, credentials, handoff, resharding."""

@@ -1,0 +1,1 @@
+"""Tests of archlag.gate: ``archlag check`` and ``archlag wait``."""

@@ -1,0 +1,1 @@
+"""Tests of archlag.logs and archlag.secrets: log lines, and secrets masked in every form."""

@@ -1,0 +1,1 @@
+"""Attacks on archlag: hostile registries, hostile inputs, memory under attack."""

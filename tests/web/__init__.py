@@ -1,0 +1,1 @@
+"""Tests of archlag.web: the read API and the status page."""
