@@ -15,8 +15,7 @@ from archlag.config import Watch, WatchSettings
 from archlag.core.platforms import Platform, parse_platform
 from archlag.core.publication import Content
 from archlag.core.references import parse_reference
-from archlag.polling.poller import WatchPoller
-from archlag.polling.repository_state import restore
+from archlag.polling.poller import WatchPoller, load_state
 from archlag.registry import (
     BadResponseError,
     NotFoundError,
@@ -108,20 +107,13 @@ class Clock:
         return self.now
 
 
-def make_poller(store, source, clock, registry="127.0.0.1:5000", **settings) -> WatchPoller:
+def make_poller(
+    store, source, clock, registry="127.0.0.1:5000", on_change=lambda: None, **settings
+) -> WatchPoller:
+    """The poller of ``demo/app`` with ``settings``, restored from ``store`` as at start."""
     watch = Watch(parse_reference(f"{registry}/demo/app"), WatchSettings(**settings))
-    record = store.load(watch.registry, watch.repository)
-    state = restore(
-        record,
-        watch.registry,
-        watch.repository,
-        buckets=BUCKETS,
-        platforms=watch.settings.platforms,
-        matches=watch.settings.tags.matches,
-        limit=watch.settings.tags.limit,
-        backfill=watch.settings.backfill,
-    )
-    return WatchPoller(watch, source, store, state, clock=clock)
+    state = load_state(store, watch, BUCKETS)
+    return WatchPoller(watch, source, store, state, clock=clock, on_change=on_change)
 
 
 def snapshot(poller: WatchPoller):

@@ -8,15 +8,16 @@ a mode is queued with :meth:`ListingProxy.next_listings`:
 - ``"foreign_link"``: the first tag, and a ``Link: <http://other.example/...>; rel="next"``
   that points to another host (archlag must not follow it, nor take the first page for all).
 
-Each queued mode answers one listing. The proxy runs in a thread on 127.0.0.1 and stops with
-the ``with`` block.
+Each queued mode answers one listing. :attr:`ListingProxy.requests` counts what reached the
+registry through it, by method and kind (``GET tags/list``, ``HEAD manifests``...). The proxy
+runs in a thread on 127.0.0.1 and stops with the ``with`` block.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -24,6 +25,7 @@ from typing import Self
 import httpx
 
 MODES = ("empty", "truncated", "foreign_link")
+KINDS = ("tags/list", "manifests", "blobs")
 
 
 class ListingProxy:
@@ -32,6 +34,7 @@ class ListingProxy:
         self._modes: deque[str] = deque()
         self._lock = threading.Lock()
         self.odd_listings_served = 0
+        self.requests: Counter[str] = Counter()  # "GET tags/list", "HEAD manifests", ...
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -70,6 +73,9 @@ class ListingProxy:
                 pass  # quiet: the test reads archlag's log, not this one
 
             def _forward(self, method: str) -> None:
+                kind = next((k for k in KINDS if f"/{k}" in self.path), "other")
+                with proxy._lock:
+                    proxy.requests[f"{method} {kind}"] += 1
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 reply = httpx.request(
                     method, proxy.upstream + self.path, headers=headers, timeout=10.0

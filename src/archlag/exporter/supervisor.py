@@ -42,6 +42,10 @@ from archlag.store import Store
 log = logging.getLogger("archlag")
 
 HANDOFFS_AT_ONCE = 8  # watches asking the peers for their history at the same time
+# Watches in their first poll at the same time: a first poll reads every tag (a GET each), so
+# thousands at once hold every answer in memory together (and the registries' concurrency
+# limits how fast they go anyway).
+FIRST_POLLS_AT_ONCE = 16
 OLD_CLIENT_GRACE_SECONDS = 120.0  # longer than any poll that may still use a replaced client
 
 Key = tuple[str, str]  # (registry, repository)
@@ -82,6 +86,7 @@ class Supervisor:
         self._peers = tuple(peers)
         self._handoffs = anyio.CapacityLimiter(HANDOFFS_AT_ONCE)
         self._handoffs_left: set[Key] = set()  # watches of the start still to ask the peers
+        self._first_polls = anyio.CapacityLimiter(FIRST_POLLS_AT_ONCE)
         self._store = store
         self._requests = requests
         self._events = events
@@ -257,7 +262,7 @@ class Supervisor:
                 if adopted:
                     poller.reload()
                 self._handed_off((watch.registry, watch.repository))
-            await poller.run(first_poll_done)
+            await poller.run(first_poll_done, first_polls=self._first_polls)
 
 
 def build_poller(

@@ -96,13 +96,22 @@ class WatchPoller:
         self._reader.committed(None)
         self._on_change()
 
-    async def run(self, on_first_poll: Callable[[], None]) -> None:
+    async def run(
+        self, on_first_poll: Callable[[], None], *, first_polls: anyio.CapacityLimiter | None = None
+    ) -> None:
         """Poll forever at the watch's interval on its own grid (longer when a registry asks to
         back off), and at once when a push event arrives (but never inside a registry's
-        back-off)."""
+        back-off). The first poll waits for a place in ``first_polls``, when given."""
+        first = True
         while True:
             started = time.monotonic()
-            wait = await self.poll_safely()
+            if first and first_polls is not None:
+                async with first_polls:
+                    started = time.monotonic()
+                    wait = await self.poll_safely()
+            else:
+                wait = await self.poll_safely()
+            first = False
             backoff_until = time.monotonic() + wait
             on_first_poll()
             while True:  # again when a reload changed the interval meanwhile

@@ -293,6 +293,12 @@ class HttpSession:
         try:
             success = 200 <= response.status_code < 300
             if request.method == "HEAD":  # Content-Length describes the GET body, which never comes
+                # ... but the answer must be read to its end (h11 ends it at once, whatever
+                # the headers say) for the connection to be kept: an unread answer closes it,
+                # and every HEAD would pay for a new connection.
+                if not response.is_stream_consumed:  # (MockTransport answers come read)
+                    async for _ in response.aiter_raw():
+                        break
                 body: bytes | None = b""
             else:
                 try:
