@@ -83,6 +83,42 @@ class RegistryStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RunningImage:
+    """Containers that run one image reference on one platform, counted per source."""
+
+    registry: str
+    repository: str
+    tag: str | None  # as referenced (None for a reference by digest only)
+    digest: str | None  # the digest referenced or known to run (an index's or a manifest's)
+    platform: Platform
+    containers: Mapping[str, int] = field(default_factory=dict)  # source -> count
+
+
+@dataclass(frozen=True, slots=True)
+class RunningStatus:
+    """A running image judged against what its repository publishes."""
+
+    image: RunningImage
+    tag: str | None  # the tag that runs: as referenced, or the tag in view a digest belongs to
+    state: str  # one of archlag.core.running.STATES
+    newest: str | None = None  # the newest release of the same shape published for the platform
+    waiting_for: str | None = None  # the newer release that lacks the platform (when waiting)
+    waiting_since: float | None = None  # when that newer release was first seen
+    reason: str = ""  # why it is unknown (for people)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One discovery source as the last look left it."""
+
+    source: str  # kubernetes, docker, files
+    up: bool
+    images: int  # images it found running
+    over_limit: int = 0  # images left out by the bound on discovered images
+    reason: str = ""  # why it is down (sanitised)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestFigures:
     """archlag's own requests to one registry (or push-time API), by method and result."""
 
@@ -117,6 +153,8 @@ class LiveSnapshot:
     # per watch (registry, repository): its last poll without errors; it moves at every quiet
     # poll, which renders nothing else again
     last_poll_success: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    running: tuple[RunningStatus, ...] = ()  # what runs, judged per platform (discovery)
+    discovery: tuple[SourceStatus, ...] = ()  # the discovery sources
 
 
 @dataclass(frozen=True, slots=True)
