@@ -100,7 +100,7 @@ class RunningStatus:
 
     image: RunningImage
     tag: str | None  # the tag that runs: as referenced, or the tag in view a digest belongs to
-    state: str  # one of archlag.core.running.STATES
+    state: str  # one of archlag.core.updates.STATES
     newest: str | None = None  # the newest release of the same shape published for the platform
     waiting_for: str | None = None  # the newer release that lacks the platform (when waiting)
     waiting_since: float | None = None  # when that newer release was first seen

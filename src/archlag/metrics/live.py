@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from archlag.core.outcomes import LIMITS
 from archlag.core.snapshots import LiveSnapshot
-from archlag.metrics.running import running_families
+from archlag.metrics.running_images import running_families
 from archlag.metrics.text import Family, Spec, label_set, with_label
 from archlag.metrics.traffic import traffic_families
 

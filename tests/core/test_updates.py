@@ -6,7 +6,7 @@ import pytest
 
 from archlag.core.platforms import parse_platform
 from archlag.core.publication import Content, apply_content, begin_expectations
-from archlag.core.running import (
+from archlag.core.updates import (
     AVAILABLE,
     CURRENT,
     UNKNOWN,

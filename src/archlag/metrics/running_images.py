@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archlag.core.running import STATES, WAITING
+from archlag.core.updates import STATES, WAITING
 from archlag.core.snapshots import RunningStatus, SourceStatus
 from archlag.metrics.text import Family, Spec, label_set, with_label
 
