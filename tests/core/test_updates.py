@@ -6,6 +6,8 @@ import pytest
 
 from archlag.core.platforms import parse_platform
 from archlag.core.publication import Content, apply_content, begin_expectations
+from archlag.core.snapshots import RunningImage, TagView
+from archlag.core.status import WatchStatus
 from archlag.core.updates import (
     AVAILABLE,
     CURRENT,
@@ -15,8 +17,6 @@ from archlag.core.updates import (
     judge_all,
     shape,
 )
-from archlag.core.snapshots import RunningImage, TagView
-from archlag.core.status import WatchStatus
 from tests.support.snapshots import repository_snapshot
 
 AMD, ARM = parse_platform("linux/amd64"), parse_platform("linux/arm64")

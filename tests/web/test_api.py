@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 
 from archlag.core.platforms import Platform, parse_platform
@@ -22,22 +21,14 @@ from archlag.core.snapshots import RepositorySnapshot, Snapshot, TagView
 from archlag.core.status import WatchStatus
 from archlag.metrics import Exposition
 from archlag.web.app import Readiness, create_app
+from tests.support.api_schema import valid
 from tests.support.archlag_process import ArchlagProcess, run_archlag
-from tests.support.paths import ROOT
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer
 from tests.support.snapshots import repository_snapshot
 
-SCHEMA = json.loads((ROOT / "src/archlag/web/api/schema.json").read_text(encoding="utf-8"))
 REPO = "demo/app"
 BOTH = ["linux/amd64", "linux/arm64"]
-
-
-def valid(document: Any, kind: str) -> Any:
-    """``document`` validated against the schema's definition ``kind``; returned as it is."""
-    schema = {"$ref": f"#/$defs/{kind}", **{k: v for k, v in SCHEMA.items() if k != "$id"}}
-    jsonschema.validate(document, schema)
-    return document
 
 
 def get(url: str, path: str, **params: Any) -> httpx.Response:

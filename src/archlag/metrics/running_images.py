@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archlag.core.updates import STATES, WAITING
 from archlag.core.snapshots import RunningStatus, SourceStatus
+from archlag.core.updates import STATES, WAITING
 from archlag.metrics.text import Family, Spec, label_set, with_label
 
 CONTAINERS = Spec(

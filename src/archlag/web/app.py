@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from archlag.config import Config
 from archlag.config.view import render_config
-from archlag.core.snapshots import RepositorySnapshot, Snapshot
+from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot
 from archlag.metrics import OPENMETRICS, TEXT, Exposition
 from archlag.metrics.hold import Scraper
 from archlag.web import status_page
@@ -47,10 +47,12 @@ def create_app(
     reload: Callable[[str], Awaitable[str | None]] | None = None,
     export: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
     repository: Callable[[str, str], RepositorySnapshot | None] | None = None,
+    running: Callable[[], Sequence[RunningStatus]] = tuple,
 ) -> Starlette:
     """The main app; ``extra_routes`` are served beside its own (the event receivers, when they
     share the main address). ``reload`` (the lifecycle endpoints enabled) serves ``POST
-    /-/reload``: it returns None or why the configuration was refused."""
+    /-/reload``: it returns None or why the configuration was refused. ``running`` gives what
+    discovery found running, judged (the status page's "What you run", ``/api/v1/running``)."""
 
     async def metrics(request: Request) -> Response:
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
@@ -63,7 +65,7 @@ def create_app(
             return PlainTextResponse(
                 "Bad request: refresh must be a whole number of seconds.\n", status_code=400
             )
-        page = status_page.render(snapshot(), version, refresh=refresh)
+        page = status_page.render(snapshot(), version, refresh=refresh, running=running())
         return HTMLResponse(page, headers=_PAGE_HEADERS)
 
     async def configuration(request: Request) -> Response:
@@ -77,7 +79,7 @@ def create_app(
             Route("/metrics", metrics),
             Route("/-/config", configuration),
             *lifecycle_routes(readiness, reload),
-            *api_routes(snapshot, export, repository),
+            *api_routes(snapshot, export, repository, running),
             *extra_routes,
         ]
     )

@@ -14,13 +14,16 @@ digest) goes through :func:`html.escape`, in text and in attribute values alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from html import escape
 
 from archlag.core.durations import format_duration
 from archlag.core.platforms import Platform
 from archlag.core.publication import CONFIGURED, LEARNED, LEGACY, Publication, delay_uncertainty
-from archlag.core.snapshots import RepositorySnapshot, Snapshot, TagView
+from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot, TagView
 from archlag.core.status import OK, PENDING, WatchStatus
+from archlag.web.running_section import STYLE as RUNNING_STYLE
+from archlag.web.running_section import running_section
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d1d1f;max-width:80em}
@@ -47,8 +50,15 @@ small{color:#555;font-weight:normal}
 MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 5, 3600
 
 
-def render(snapshot: Snapshot, version: str, now: float | None = None, refresh: int = 0) -> str:
-    """The whole page; ``refresh`` > 0 makes the browser reload it every that many seconds."""
+def render(
+    snapshot: Snapshot,
+    version: str,
+    now: float | None = None,
+    refresh: int = 0,
+    running: Sequence[RunningStatus] = (),
+) -> str:
+    """The whole page; ``refresh`` > 0 makes the browser reload it every that many seconds;
+    ``running``: what discovery found running (the "What you run" section)."""
     now = time.time() if now is None else now
     sections = "".join(
         _repository(index, repo, now) for index, repo in enumerate(snapshot.repositories)
@@ -64,14 +74,15 @@ def render(snapshot: Snapshot, version: str, now: float | None = None, refresh: 
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"{meta}<title>archlag status</title><style>{_STYLE}</style></head><body>"
+        f"{meta}<title>archlag status</title><style>{_STYLE}{RUNNING_STYLE}</style></head><body>"
         f"<header><h1>archlag <small>{escape(version)}</small></h1>"
         "<p>How late each architecture of a multi-arch image is published.</p>"
         "<nav><a href='/metrics'>Metrics</a><a href='/-/config'>Configuration check</a>"
         f"<a href='/-/healthy'>Health</a><a href='/-/ready'>Readiness</a>{toggle}</nav>"
         f"<p class='summary'>{len(snapshot.repositories)} repositories, {len(tags)} tags, "
         f"<strong>{incomplete} incomplete</strong>; page rendered {_clock(now)}</p></header>"
-        f"<main>{sections or '<p>No watches configured.</p>'}</main></body></html>"
+        f"<main>{running_section(running, now)}"
+        f"{sections or '<p>No watches configured.</p>'}</main></body></html>"
     )
 
 

@@ -5,7 +5,9 @@
 - ``GET /api/v1/renovate/IMAGE[?platform=P...]``: a Renovate custom datasource (the image raw,
   ``gotify/server`` or ``127.0.0.1:5000/demo/app``, or URL-encoded, as Renovate sends it);
 - ``GET /api/v1/state?image=IMAGE``: a repository's stored rows, which a shard that takes the
-  repository over adopts (:mod:`archlag.exporter.handoff`).
+  repository over adopts (:mod:`archlag.exporter.handoff`);
+- ``GET /api/v1/running``: what discovery found running, per platform, and whether the next
+  release is out for it.
 
 Answers are JSON; a request archlag cannot use is a 400 and an image it does not watch a 404,
 both with ``{"error": ...}``, never a 500.
@@ -13,7 +15,7 @@ both with ``{"error": ...}``, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -22,13 +24,14 @@ from starlette.routing import Route
 
 from archlag.core.platforms import Platform, PlatformError, parse_platform
 from archlag.core.references import ImageReference, ImageReferenceError, parse_reference
-from archlag.core.snapshots import RepositorySnapshot, Snapshot
+from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot
 from archlag.web.api.documents import (
     error_document,
     renovate_document,
     tags_document,
     watches_document,
 )
+from archlag.web.api.running_document import running_document
 
 MAX_IMAGE_LENGTH = 512
 MAX_PLATFORMS = 32
@@ -42,6 +45,7 @@ def api_routes(
     snapshot: Callable[[], Snapshot],
     export: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
     repository: Callable[[str, str], RepositorySnapshot | None] | None = None,
+    running: Callable[[], Sequence[RunningStatus]] = tuple,
 ) -> list[Route]:
     """The routes; ``export`` gives a repository's stored rows (``/api/v1/state``), and
     ``repository`` one watch's snapshot (without it, the whole snapshot is taken and searched:
@@ -94,7 +98,11 @@ def api_routes(
             return _json(error_document(f"no history of {_name(image)} is stored here"), 404)
         return _json(document)
 
+    async def running_images(request: Request) -> Response:
+        return _json(running_document(running()))
+
     return [
+        Route("/api/v1/running", running_images),
         Route("/api/v1/state", state),
         Route("/api/v1/watches", watches),
         Route("/api/v1/tags", tags),
