@@ -26,6 +26,7 @@ ALERTS = {
     "ArchlagStateFileLost",
     "ArchlagEventsLost",
     "ArchlagShardsMismatch",
+    "ArchlagRunningUpdateWaiting",
 }
 
 
