@@ -47,6 +47,16 @@ ALERT_KEYS = ("alertname", "alertstate", "severity", *PLATFORM_KEYS, "status")
 FIRING = dedup('ALERTS{alertname=~"Archlag.*", alertstate="firing"}', ALERT_KEYS)
 
 WARN_FROM_ONE = steps((None, GREEN), (1, ORANGE))
+# What discovery found running: one row per image tag and platform it runs on.
+RUNNING_KEYS = PLATFORM_KEYS
+RUNNING_STATE = dedup(REPO("archlag_running_update_state") + " == 1", (*RUNNING_KEYS, "state"))
+RUNNING_CONTAINERS = dedup(
+    "sum by (job, instance, registry, repository, tag, platform) ("
+    + REPO("archlag_running_containers")
+    + ")",
+    RUNNING_KEYS,
+)
+WAITING_SINCE = dedup(REPO("archlag_running_update_waiting_since_timestamp_seconds"), RUNNING_KEYS)
 
 
 def _spread_quantile(q: float) -> str:
@@ -220,6 +230,26 @@ def build() -> sdk.Dashboard:
             [Query(dedup('ALERTS{alertname=~"Archlag.*"}', ALERT_KEYS))],
             unit="none",
             hide=["Value"],
+        ),
+    )
+    layout.add(
+        table(
+            "What you run: is the next release out for your platform?",
+            "Images that discovery found running, one row per tag and platform they run on: "
+            "the update state (current, available: a newer release is out for this platform, "
+            "waiting: every newer release lacks it, unknown), the containers running it, and "
+            "since when a waiting one waits.",
+            [
+                Query(RUNNING_STATE),
+                Query(RUNNING_CONTAINERS),
+                Query(f"{WAITING_SINCE} * 1000"),
+            ],
+            unit="none",
+            hide=["Value #A"],
+            rename={"state": "update", "Value #B": "containers", "Value #C": "waiting since"},
+            overrides=[unit_override("waiting since", "dateTimeAsIso")],
+            sort_by="waiting since",
+            width=24,
         ),
     )
     return dashboard(
