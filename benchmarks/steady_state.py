@@ -209,6 +209,10 @@ def settled_phase(registry: RegistryServer, repositories: list[str], args: Any, 
         figures["rss_mib"] = rss_mib(process.process.pid)
         body = metrics_body(process)
         figures["metrics_bytes"] = len(body)
+        packed = httpx.get(
+            f"{process.url}/metrics", headers={"Accept-Encoding": "gzip"}, timeout=60
+        )
+        figures["metrics_gzip_bytes"] = packed.num_bytes_downloaded
         figures["metrics_get_seconds"] = render_seconds(process)
         process.process.send_signal(signal.SIGTERM)
         process.process.wait(timeout=60)
@@ -307,7 +311,9 @@ def report(args: Any, bare: dict[str, float], settled: dict, active: dict) -> No
          f"{active['cpu_per_cycle']:.2f} s"),
         ("RSS after a full cycle", f"{settled['rss_mib']:.0f} MiB"),
         ("/metrics", f"{settled['metrics_bytes'] / 1e6:.1f} MB, "
-         f"{settled['metrics_bytes'] / tags:.0f} bytes per tag, GET "
+         f"{settled['metrics_bytes'] / tags:.0f} bytes per tag "
+         f"({settled['metrics_gzip_bytes'] / tags:.0f} sent to a scraper that accepts gzip, "
+         "as Prometheus does), GET "
          f"{settled['metrics_get_seconds'] * 1000:.0f} ms"),
         ("exposition render of the whole snapshot (this process)",
          f"{exposition_render_seconds(args.repositories, args.tags) * 1000:.0f} ms"),

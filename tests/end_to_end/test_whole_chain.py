@@ -61,6 +61,13 @@ NO_DATA_WHEN_COMPLETE: dict[tuple[str, str, str], tuple[bool, str]] = {
     (OVERVIEW, "Incomplete tags: missing platforms", "A"): (True, "no platform is missing now"),
     (OVERVIEW, "archlag alerts", "A"): (True, "the alert resolved; nothing else fires"),
     (OVERVIEW, "Regressed platforms", "A"): (False, "no platform vanishes in this scenario"),
+    **{
+        (OVERVIEW, "What you run: is the next release out for your platform?", ref): (
+            False,
+            "discovery is not configured in this scenario yet",
+        )
+        for ref in "ABC"
+    },
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import anyio
 
 from archlag.core.snapshots import LiveSnapshot, Snapshot
+from archlag.metrics.compressed import Compressed, compress
 from archlag.metrics.hold import Key, NewSeriesHold, Scraper
 from archlag.metrics.live import live_families
 from archlag.metrics.repository import SPECS, RepositoryChunks, repository_lines
@@ -45,6 +46,8 @@ class Rendering:
     text: tuple[bytes, ...]
     openmetrics: tuple[bytes, ...]  # without the final "# EOF"
     held: frozenset[Key]  # series shown at zero in this rendering
+    text_gzip: Compressed  # the same, compressed (see archlag.metrics.compressed)
+    openmetrics_gzip: Compressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +132,11 @@ class Exposition:
             self._latest = await anyio.to_thread.run_sync(self._render, snapshot)
             await anyio.sleep((time.perf_counter() - started) * REST_PER_RENDER_SECOND)
 
-    def body(self, *, openmetrics: bool, scraper: Scraper | None = None) -> list[bytes]:
-        """What one scrape is sent, in pieces (the big one shared by every scrape)."""
+    def body(
+        self, *, openmetrics: bool, scraper: Scraper | None = None, gzip: bool = False
+    ) -> list[bytes]:
+        """What one scrape is sent, in pieces (the big one shared by every scrape); ``gzip``:
+        compressed (``Content-Encoding: gzip``)."""
         if self._latest is None:
             self.prime()
         latest = self._latest
@@ -142,9 +148,11 @@ class Exposition:
             self.changed()
         families = live_families(self._live()) if self._live is not None else []
         live = render(families, openmetrics=openmetrics).encode()
-        if openmetrics:
-            return [*latest.openmetrics, live, b"# EOF\n"]
-        return [*latest.text, live]
+        tail = live + b"# EOF\n" if openmetrics else live
+        if gzip:
+            compressed = latest.openmetrics_gzip if openmetrics else latest.text_gzip
+            return [compressed.head, compressed.finish(tail)]
+        return [*(latest.openmetrics if openmetrics else latest.text), tail]
 
     def _render(self, snapshot: Snapshot) -> Rendering:
         repositories = []
@@ -179,7 +187,9 @@ class Exposition:
                     openmetrics.append(lines_openmetrics)
         text.append(render([up], openmetrics=False).encode())
         openmetrics.append(render([up], openmetrics=True).encode())
-        return Rendering(tuple(text), tuple(openmetrics), frozenset(held))
+        return Rendering(
+            tuple(text), tuple(openmetrics), frozenset(held), compress(text), compress(openmetrics)
+        )
 
 
 def render_snapshot(

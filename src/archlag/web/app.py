@@ -20,6 +20,7 @@ from archlag.config import Config
 from archlag.config.view import render_config
 from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot
 from archlag.metrics import OPENMETRICS, TEXT, Exposition
+from archlag.metrics.compressed import accepts_gzip
 from archlag.metrics.hold import Scraper
 from archlag.web import status_page
 from archlag.web.api import api_routes
@@ -56,8 +57,13 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
-        chunks = exposition.body(openmetrics=openmetrics, scraper=_scraper(request))
-        return ChunkedBody(chunks, OPENMETRICS if openmetrics else TEXT)
+        gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
+        chunks = exposition.body(openmetrics=openmetrics, scraper=_scraper(request), gzip=gzip)
+        response = ChunkedBody(chunks, OPENMETRICS if openmetrics else TEXT)
+        response.headers["vary"] = "Accept-Encoding"
+        if gzip:
+            response.headers["content-encoding"] = "gzip"
+        return response
 
     async def index(request: Request) -> Response:
         refresh = _refresh(request)
