@@ -42,10 +42,12 @@ from archlag.store import Store
 log = logging.getLogger("archlag")
 
 HANDOFFS_AT_ONCE = 8  # watches asking the peers for their history at the same time
-# Watches in their first poll at the same time: a first poll reads every tag (a GET each), so
-# thousands at once hold every answer in memory together (and the registries' concurrency
-# limits how fast they go anyway).
-FIRST_POLLS_AT_ONCE = 16
+# Watches of one registry in their first poll at the same time: a first poll reads every tag (a
+# GET each), so hundreds at once hold their pending requests and answers in memory together
+# (500 watches of 20 tags: 207 MiB at the first complete view, 110 MiB with 64 at once), and
+# the registry's own concurrency limits how fast they go anyway. Per registry, so that a slow
+# registry delays only its own watches; a place is kept for 10 s at most (polling.poller).
+FIRST_POLLS_AT_ONCE = 64
 OLD_CLIENT_GRACE_SECONDS = 120.0  # longer than any poll that may still use a replaced client
 
 Key = tuple[str, str]  # (registry, repository)
@@ -86,7 +88,7 @@ class Supervisor:
         self._peers = tuple(peers)
         self._handoffs = anyio.CapacityLimiter(HANDOFFS_AT_ONCE)
         self._handoffs_left: set[Key] = set()  # watches of the start still to ask the peers
-        self._first_polls = anyio.CapacityLimiter(FIRST_POLLS_AT_ONCE)
+        self._first_polls: dict[str, anyio.Semaphore] = {}  # per registry
         self._store = store
         self._requests = requests
         self._events = events
@@ -262,7 +264,10 @@ class Supervisor:
                 if adopted:
                     poller.reload()
                 self._handed_off((watch.registry, watch.repository))
-            await poller.run(first_poll_done, first_polls=self._first_polls)
+            gate = self._first_polls.setdefault(
+                watch.registry, anyio.Semaphore(FIRST_POLLS_AT_ONCE)
+            )
+            await poller.run(first_poll_done, first_polls=gate)
 
 
 def build_poller(

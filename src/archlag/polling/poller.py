@@ -52,6 +52,7 @@ from archlag.registry import (
 from archlag.store import PollRecord, Store, StoreError
 
 log = logging.getLogger("archlag.poller")
+FIRST_POLL_PLACE_SECONDS = 10.0  # the longest a first poll keeps its place in the start gate
 
 
 class WatchPoller:
@@ -97,7 +98,7 @@ class WatchPoller:
         self._on_change()
 
     async def run(
-        self, on_first_poll: Callable[[], None], *, first_polls: anyio.CapacityLimiter | None = None
+        self, on_first_poll: Callable[[], None], *, first_polls: anyio.Semaphore | None = None
     ) -> None:
         """Poll forever at the watch's interval on its own grid (longer when a registry asks to
         back off), and at once when a push event arrives (but never inside a registry's
@@ -106,9 +107,7 @@ class WatchPoller:
         while True:
             started = time.monotonic()
             if first and first_polls is not None:
-                async with first_polls:
-                    started = time.monotonic()
-                    wait = await self.poll_safely()
+                wait = await self._first_poll(first_polls)
             else:
                 wait = await self.poll_safely()
             first = False
@@ -121,6 +120,32 @@ class WatchPoller:
                 start = next_start(started, interval, self._phase)
                 if not await self._hints.wait(start - now, at_least=back_off):
                     break
+
+    async def _first_poll(self, gate: anyio.Semaphore) -> float:
+        """The first poll, holding a place of ``gate`` (watches of one registry starting
+        together) until it is done, or for :data:`FIRST_POLL_PLACE_SECONDS` at most: a slow
+        registry answer delays the others that long, not for as long as it lasts."""
+        await gate.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                gate.release()
+
+        async def release_later() -> None:
+            await anyio.sleep(FIRST_POLL_PLACE_SECONDS)
+            release()
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(release_later)
+                wait = await self.poll_safely()
+                group.cancel_scope.cancel()
+        finally:
+            release()
+        return wait
 
     def announce(self, tag: str | None, pushed_at: float | None, receiver: str) -> None:
         """A push event for this watch: check ``tag`` (None: every tag in view) at once."""
