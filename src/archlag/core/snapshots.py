@@ -102,6 +102,16 @@ class ReceiverFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerFigures:
+    """One HTTP listener's connections (``main``, or ``events`` for ``events_listen``)."""
+
+    listener: str
+    open_connections: int = 0
+    shed: Mapping[str, int] = field(default_factory=dict)  # by reason: listener_full, ...
+    unauthorized: int = 0  # requests refused for want of valid Basic credentials
+
+
+@dataclass(frozen=True, slots=True)
 class LiveSnapshot:
     """What ``/metrics`` renders at every scrape: small, and changing with every request."""
 
@@ -117,6 +127,10 @@ class LiveSnapshot:
     # per watch (registry, repository): its last poll without errors; it moves at every quiet
     # poll, which renders nothing else again
     last_poll_success: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    listeners: tuple[ListenerFigures, ...] = ()
+    # --web.config.file: None when not given; else whether the last read of it was good
+    web_config_successful: bool | None = None
+    web_config_success_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from archlag.core.outcomes import LIMITS
 from archlag.core.snapshots import LiveSnapshot
+from archlag.metrics.http_listeners import listener_families
 from archlag.metrics.text import Family, Spec, label_set, with_label
 from archlag.metrics.traffic import traffic_families
 
@@ -102,4 +103,5 @@ def live_families(live: LiveSnapshot) -> list[Family]:
     return [
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
         reloaded_at, polled, *traffic_families(live.requests, live.receivers),
+        *listener_families(live),
     ]  # fmt: skip
