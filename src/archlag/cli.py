@@ -24,6 +24,7 @@ from archlag.core.durations import DurationError, parse_duration
 from archlag.core.sharding import Shard, ShardError, ordinal_from_hostname
 from archlag.gate.commands import GATE_COMMANDS, gate_main
 from archlag.registry import RetryPolicy
+from archlag.registry.archlag_access import load_access
 from archlag.store import SQLiteStore, StoreError
 from archlag.web.healthcheck import main as healthcheck_main
 from archlag.web.listener import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, ConnectionBounds
@@ -121,6 +122,19 @@ def _parser() -> argparse.ArgumentParser:
         "here adopts the history its old shard holds",
     )
     parser.add_argument(
+        "--shard.peers.credentials-file",
+        dest="peers_credentials",
+        metavar="FILE",
+        help="Basic credentials for the peers, one line user:password (their --web.config.file "
+        "has basic_auth_users)",
+    )
+    parser.add_argument(
+        "--shard.peers.ca-file",
+        dest="peers_ca",
+        metavar="FILE",
+        help="the CA that signs the peers' certificates (https:// peers; default: the system's)",
+    )
+    parser.add_argument(
         "--web.ready-timeout",
         dest="ready_timeout",
         default="2m",
@@ -153,6 +167,7 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
                 split_listen_address(address)
         shard = _shard(args)
         bounds = _bounds(args)
+        peer_access = load_access(args.peers_credentials, args.peers_ca, "--shard.peers")
     except (DurationError, ValueError) as exc:
         parser.error(str(exc))  # exits 2
     try:
@@ -185,6 +200,7 @@ def main(argv: Sequence[str] | None = None, *, retry: RetryPolicy | None = None)
         web_config_path=Path(args.web_config) if args.web_config else None,
         web_config=web_config,
         bounds=bounds,
+        peer_access=peer_access,
     )
     try:
         anyio.run(run, config, store, options)

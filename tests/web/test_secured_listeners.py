@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.archlag_process import ArchlagProcess, run_archlag
 from tests.support.certificates import CertificateAuthority, Issued, bcrypt_hash, serial_of
+from tests.support.prometheus import PrometheusServer, started, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -273,3 +274,55 @@ def test_the_image_healthcheck_needs_neither_credentials_nor_certificates(
     status, said = healthcheck(plain.port)
     assert status == 1
     assert "not alive" in said
+
+
+def test_check_asks_a_secured_server_with_a_credentials_file_and_its_ca(
+    tmp_path: Path, pki: Pki, secured: ArchlagProcess
+) -> None:
+    secret = tmp_path / "credentials"
+    secret.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
+    image = ["check", "127.0.0.1:1/demo/app:1.0", "--platform", "linux/amd64"]
+    server = ["--server", secured.url, "--server.ca-file", str(pki.ca.cert)]
+    allowed = run_archlag(*image, *server, "--server.credentials-file", str(secret))
+    assert allowed.returncode == 1, allowed.stderr  # asked, and linux/amd64 is not there
+    assert "MISSING" in allowed.stdout
+    refused = run_archlag(*image, *server)
+    assert refused.returncode == 2
+    assert "access denied" in refused.stderr
+    untrusted = run_archlag(
+        *image, "--server", secured.url, "--server.credentials-file", str(secret)
+    )
+    assert untrusted.returncode == 2
+    assert "cannot connect" in untrusted.stderr
+    for done in (allowed, refused, untrusted):
+        assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_real_prometheus_scrapes_over_tls_with_basic_auth(
+    tmp_path: Path, pki: Pki, secured: ArchlagProcess
+) -> None:
+    password_file = tmp_path / "prometheus-password"
+    password_file.write_text(PASSWORD, encoding="utf-8")
+    job = {
+        "scheme": "https",
+        "tls_config": {"ca_file": str(pki.ca.cert), "server_name": "localhost"},
+        "basic_auth": {"username": USER, "password_file": str(password_file)},
+    }
+    prometheus = PrometheusServer(
+        tmp_path / "prometheus",
+        targets={"archlag": [f"127.0.0.1:{secured.port}"]},
+        job_options={"archlag": job},
+    )
+    with started(prometheus):
+        found = wait_for(
+            lambda: prometheus.query('archlag_build_info{job="archlag"}'),
+            timeout=30,
+            what="archlag_build_info scraped over TLS",
+        )
+        (up,) = prometheus.query('up{job="archlag"}')
+    assert found[0]["metric"]["job"] == "archlag"
+    assert up["value"][1] == "1"
+    unauthorized = secured.scrape().value(
+        "archlag_http_unauthorized_requests_total", listener="main"
+    )
+    assert unauthorized == 0, "Prometheus sent its credentials at every scrape"

@@ -30,6 +30,7 @@ from archlag.events import Dispatcher, event_routes
 from archlag.events.event_tally import EventTally
 from archlag.exporter.supervisor import Changes, Supervisor
 from archlag.metrics import Exposition, RenderSchedule
+from archlag.registry.archlag_access import ArchlagAccess
 from archlag.registry.request_tally import RequestTally
 from archlag.store import Store
 from archlag.web.app import create_app, events_app
@@ -56,6 +57,7 @@ class RunOptions:
     web_config_path: Path | None = None  # --web.config.file, loaded (and checked) as web_config
     web_config: LoadedWebConfig | None = None
     bounds: ConnectionBounds = field(default_factory=ConnectionBounds)
+    peer_access: ArchlagAccess | None = None  # --shard.peers.credentials-file, .ca-file
 
 
 class ListenError(OSError):
@@ -151,6 +153,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         on_change=schedule.changed,
         on_first_poll=readiness.first_poll_done,
         peers=options.peers,
+        peer_access=options.peer_access,
     )
     reloader = Reloader(options.config_path, supervisor)
     web = None
