@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "archlag.polling": {
         "archlag.core", "archlag.logs", "archlag.config", "archlag.registry", "archlag.store",
     },
-    "archlag.web": {"archlag.core", "archlag.config", "archlag.metrics"},
+    "archlag.web": {"archlag.core", "archlag.logs", "archlag.config", "archlag.metrics"},
     "archlag.gate": {
         "archlag.core", "archlag.logs", "archlag.config", "archlag.registry", "archlag.secrets",
     },

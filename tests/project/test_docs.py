@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from archlag.core.figures import WatchFigures
 from archlag.core.platforms import parse_platform
 from archlag.core.publication import Content, apply_content, begin_expectations
-from archlag.core.snapshots import LiveSnapshot, RegistryStatus, Snapshot
+from archlag.core.snapshots import ListenerFigures, LiveSnapshot, RegistryStatus, Snapshot
 from archlag.events.event_tally import EventTally
 from archlag.metrics import render_snapshot
 from archlag.polling.repository_state import RepositoryState
@@ -43,6 +43,9 @@ def exported_metrics() -> dict[str, str]:
         requests=requests.snapshot(),
         receivers=events.snapshot(),
         version="0",
+        listeners=(ListenerFigures("main", 1, {"client_full": 1}, 1),),
+        web_config_successful=True,
+        web_config_success_time=1.0,
     )
     text = render_snapshot(Snapshot((repo.snapshot(60, 60),)), live=live)
     return {f.name: f.type for f in text_string_to_metric_families(text)}

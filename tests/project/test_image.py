@@ -66,13 +66,12 @@ def test_image_declares_state_volume_port_and_labels(final: Stage) -> None:
     assert labels["org.opencontainers.image.source"].startswith("https://")
 
 
-def test_healthcheck_uses_the_standard_library_not_curl(stages: list[Stage]) -> None:
+def test_healthcheck_runs_archlag_itself_not_curl(stages: list[Stage]) -> None:
     for stage in stages:
         for instruction in stage.instructions:
             assert not re.search(r"\b(curl|wget)\b", instruction.arguments), instruction
     command = healthcheck_command(stages[-1])
-    assert command[:2] == ["python", "-c"]
-    assert f"127.0.0.1:{DEFAULT_PORT}/-/healthy" in command[2]
+    assert command == ["archlag", "healthcheck", "--address", f"127.0.0.1:{DEFAULT_PORT}"]
 
 
 def healthcheck_command(stage: Stage) -> list[str]:

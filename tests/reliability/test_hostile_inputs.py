@@ -479,9 +479,14 @@ def test_slowloris_clients_leave_healthy_answering(served: tuple[ArchlagProcess,
     archlag, _ = served
     clients = []
     try:
+        # The attacker is one client (127.0.0.2), the prober another (127.0.0.1): past its 64
+        # connections (--web.max-connections-per-client) the attacker's are closed at once.
         for _ in range(200):
-            client = socket.create_connection(("127.0.0.1", archlag.port), timeout=10)
-            client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            client = socket.create_connection(
+                ("127.0.0.1", archlag.port), timeout=10, source_address=("127.0.0.2", 0)
+            )
+            with contextlib.suppress(OSError):
+                client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
             clients.append(client)
         for round_ in range(5):  # every client sends one more header byte a second
             for client in clients:
@@ -495,3 +500,8 @@ def test_slowloris_clients_leave_healthy_answering(served: tuple[ArchlagProcess,
             client.close()
     assert archlag.process is not None
     assert archlag.process.poll() is None
+    shed = archlag.scrape().value(
+        "archlag_http_connections_shed_total", listener="main", reason="client_full"
+    )
+    assert shed is not None
+    assert shed > 0, "the attacker's connections past its bound were shed"

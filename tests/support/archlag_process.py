@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -44,15 +45,33 @@ class Scrape:
 
 
 class ArchlagProcess:
-    """``archlag -c CONFIG --web.listen-address 127.0.0.1:PORT``; stderr goes to a log file."""
+    """``archlag -c CONFIG --web.listen-address 127.0.0.1:PORT``; stderr goes to a log file.
+
+    With ``ca`` archlag serves TLS (its ``extra_args`` name the web configuration) and this
+    client trusts that CA (and presents ``client_cert``, certificate and key, if given); with
+    ``auth`` it sends those Basic credentials.
+    """
 
     def __init__(
-        self, workdir: Path, config: dict[str, Any], extra_args: tuple[str, ...] = ()
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        extra_args: tuple[str, ...] = (),
+        *,
+        ca: Path | None = None,
+        auth: tuple[str, str] | None = None,
+        client_cert: tuple[Path, Path] | None = None,
     ) -> None:
         self.workdir = workdir
         self.extra_args = extra_args
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        self.client_options: dict[str, Any] = {"auth": auth}
+        if ca is not None:
+            context = ssl.create_default_context(cafile=str(ca))
+            if client_cert is not None:
+                context.load_cert_chain(*client_cert)
+            self.client_options["verify"] = context
         self.config_path = workdir / "archlag.yml"
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.log_path = workdir / "archlag.log"
@@ -76,7 +95,8 @@ class ArchlagProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"archlag exited {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/-/healthy", timeout=1).status_code == 200:
+                answer = httpx.get(f"{self.url}/-/healthy", timeout=1, **self.client_options)
+                if answer.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -88,7 +108,7 @@ class ArchlagProcess:
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
 
     def scrape(self) -> Scrape:
-        response = httpx.get(f"{self.url}/metrics", timeout=5)
+        response = httpx.get(f"{self.url}/metrics", timeout=5, **self.client_options)
         response.raise_for_status()
         return Scrape(response.text)
 

@@ -150,7 +150,8 @@ class PrometheusServer(_Server):
     """Prometheus scraping ``targets`` ({job: ["host:port", ...]}) every second.
 
     ``rule_files`` are loaded as they are (absolute paths) and evaluated every second; alerts
-    go to ``alertmanager_url`` when given, resent every second while they fire.
+    go to ``alertmanager_url`` when given, resent every second while they fire. ``job_options``
+    adds settings to a job's scrape config (``scheme``, ``tls_config``, ``basic_auth``).
     """
 
     binary = PROMETHEUS_BINARY
@@ -163,9 +164,11 @@ class PrometheusServer(_Server):
         targets: Mapping[str, Sequence[str]],
         rule_files: Sequence[Path] = (),
         alertmanager_url: str | None = None,
+        job_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(workdir)
         self.targets = targets
+        self.job_options = job_options or {}
         self.rule_files = rule_files
         self.alertmanager_url = alertmanager_url
 
@@ -194,7 +197,11 @@ class PrometheusServer(_Server):
             },
             "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
+                {
+                    "job_name": job,
+                    "static_configs": [{"targets": list(addresses)}],
+                    **self.job_options.get(job, {}),
+                }
                 for job, addresses in self.targets.items()
             ],
         }

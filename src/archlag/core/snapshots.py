@@ -138,6 +138,16 @@ class ReceiverFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerFigures:
+    """One HTTP listener's connections (``main``, or ``events`` for ``events_listen``)."""
+
+    listener: str
+    open_connections: int = 0
+    shed: Mapping[str, int] = field(default_factory=dict)  # by reason: listener_full, ...
+    unauthorized: int = 0  # requests refused for want of valid Basic credentials
+
+
+@dataclass(frozen=True, slots=True)
 class LiveSnapshot:
     """What ``/metrics`` renders at every scrape: small, and changing with every request."""
 
@@ -155,6 +165,10 @@ class LiveSnapshot:
     last_poll_success: Mapping[tuple[str, str], float] = field(default_factory=dict)
     running: tuple[RunningStatus, ...] = ()  # what runs, judged per platform (discovery)
     discovery: tuple[SourceStatus, ...] = ()  # the discovery sources
+    listeners: tuple[ListenerFigures, ...] = ()
+    # --web.config.file: None when not given; else whether the last read of it was good
+    web_config_successful: bool | None = None
+    web_config_success_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,12 @@ written with another number of shards (:func:`needed`), asks every peer, before 
 of each of its watches, for the rows it stores for that repository (``GET /api/v1/state``); when
 a peer's are newer than its own (a later ``last_listing``), it imports them in one transaction
 and polls on from there. Peers that are not up yet (they restart together) are asked again for
-up to :data:`PEER_WAIT_SECONDS`. In-flight publications keep their first-seen times and their
-"already observed" marks, so nothing is lost and nothing counted twice. A peer that cannot be
-reached, or answers with something that is not a valid export, is skipped (and logged): the
-watch starts from what this shard has.
+up to :data:`PEER_WAIT_SECONDS`. Peers behind ``--web.config.file`` are reached with
+``--shard.peers.credentials-file`` and ``--shard.peers.ca-file``
+(:mod:`archlag.registry.archlag_access`). In-flight publications keep their first-seen times
+and their "already observed" marks, so nothing is lost and nothing counted twice. A peer that
+cannot be reached, or answers with something that is not a valid export, is skipped (and
+logged): the watch starts from what this shard has.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import anyio
 import httpx
 
 from archlag import logs
+from archlag.registry.archlag_access import ArchlagAccess
 from archlag.registry.jsonbody import JsonBodyError, loads
 from archlag.store import Store, StoreError, TransferError
 from archlag.store.transfer import TABLES
@@ -62,8 +65,10 @@ async def adopt(
     peers: Sequence[str],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    access: ArchlagAccess | None = None,
 ) -> bool:
-    """Import the newest history any peer holds for the repository, if newer than ours."""
+    """Import the newest history any peer holds for the repository, if newer than ours;
+    ``access`` says how to reach the peers (Basic credentials, their CA)."""
     if not peers:
         return False
     ours = await anyio.to_thread.run_sync(store.export, registry, repository)
@@ -73,7 +78,11 @@ async def adopt(
         found[peer] = await _fetch(http, peer, registry, repository)
 
     async with (
-        httpx.AsyncClient(timeout=TIMEOUT_SECONDS, transport=transport) as http,
+        httpx.AsyncClient(
+            timeout=TIMEOUT_SECONDS,
+            transport=transport,
+            **(access or ArchlagAccess()).client_options(),
+        ) as http,
         anyio.create_task_group() as group,
     ):
         for peer in peers:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,20 +20,27 @@ from typing import Any
 import anyio
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as ServerConfig
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from archlag import __version__, logs
-from archlag.config import Config, ConfigError, load_config, split_listen_address
+from archlag.config import Config, ConfigError, load_config
 from archlag.core.sharding import Shard
-from archlag.core.snapshots import LiveSnapshot
+from archlag.core.snapshots import ListenerFigures, LiveSnapshot
 from archlag.events import Dispatcher, event_routes
 from archlag.events.event_tally import EventTally
 from archlag.exporter.supervisor import Changes, Supervisor
 from archlag.metrics import Exposition, RenderSchedule
+from archlag.registry.archlag_access import ArchlagAccess
 from archlag.registry.request_tally import RequestTally
 from archlag.store import Store
 from archlag.web.app import create_app, events_app
+from archlag.web.basic_auth import BasicAuthVerifier
+from archlag.web.guard import Guard
+from archlag.web.http_server import listener_config
 from archlag.web.lifecycle import Readiness
+from archlag.web.listener import ConnectionBounds, ListenerTally
+from archlag.web.live_web_config import LiveWebConfig
+from archlag.web.web_config import LoadedWebConfig
 
 log = logging.getLogger("archlag")
 
@@ -48,6 +54,10 @@ class RunOptions:
     enable_lifecycle: bool = False  # POST /-/reload
     shard: Shard = field(default_factory=Shard)
     peers: tuple[str, ...] = ()  # other archlag shards to adopt moved repositories from
+    web_config_path: Path | None = None  # --web.config.file, loaded (and checked) as web_config
+    web_config: LoadedWebConfig | None = None
+    bounds: ConnectionBounds = field(default_factory=ConnectionBounds)
+    peer_access: ArchlagAccess | None = None  # --shard.peers.credentials-file, .ca-file
 
 
 class ListenError(OSError):
@@ -100,6 +110,8 @@ class LiveFigures:
     shard: Shard
     requests: RequestTally
     events: EventTally
+    listeners: tuple[ListenerTally, ...] = ()
+    web: LiveWebConfig | None = None
 
     def snapshot(self) -> LiveSnapshot:
         return LiveSnapshot(
@@ -113,6 +125,12 @@ class LiveFigures:
             reload_successful=self.reloads.successful,
             reload_success_time=self.reloads.last_success,
             last_poll_success=self.supervisor.last_poll_success(),
+            listeners=tuple(
+                ListenerFigures(t.name, t.open, dict(t.shed), t.unauthorized)
+                for t in self.listeners
+            ),
+            web_config_successful=self.web.successful if self.web else None,
+            web_config_success_time=self.web.last_success if self.web else None,
         )
 
 
@@ -135,9 +153,16 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         on_change=schedule.changed,
         on_first_poll=readiness.first_poll_done,
         peers=options.peers,
+        peer_access=options.peer_access,
     )
     reloader = Reloader(options.config_path, supervisor)
-    live = LiveFigures(supervisor, store, reloader.status, options.shard, requests, events)
+    web = None
+    if options.web_config is not None and options.web_config_path is not None:
+        web = LiveWebConfig(options.web_config_path, options.web_config)
+    tallies = [ListenerTally("main")] + ([ListenerTally("events")] if options.events_listen else [])
+    live = LiveFigures(
+        supervisor, store, reloader.status, options.shard, requests, events, tuple(tallies), web
+    )
     exposition = Exposition(supervisor.snapshot, live=live.snapshot, schedule=schedule)
     receivers = event_routes(supervisor.receivers, Dispatcher(supervisor.poller), events)
 
@@ -155,9 +180,19 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         export=export,
         repository=supervisor.repository_snapshot,
     )
-    servers = [(app, _server_config(options.listen))]
+    apps: list[ASGIApp] = [app]
+    addresses = [options.listen]
     if options.events_listen:
-        servers.append((events_app(receivers), _server_config(options.events_listen)))
+        apps.append(events_app(receivers))
+        addresses.append(options.events_listen)
+    verifier = BasicAuthVerifier()
+    servers = [
+        (
+            Guard(served, web, verifier, tally) if web is not None else served,
+            _server_config(address, options.bounds, tally, web),
+        )
+        for served, address, tally in zip(apps, addresses, tallies, strict=True)
+    ]
     shutdown = anyio.Event()
     try:
         async with anyio.create_task_group() as group:
@@ -187,38 +222,22 @@ def _log_reload(why: str, changes: Changes) -> None:
                receivers_changed=changes.receivers)  # fmt: skip
 
 
-def _server_config(listen: str) -> ServerConfig:
-    """Hypercorn's settings for one address, which must be free now.
+def _server_config(
+    listen: str, bounds: ConnectionBounds, tally: ListenerTally, web: LiveWebConfig | None
+) -> ServerConfig:
+    """Hypercorn's settings for one address, bound now (before any task starts).
 
     Raises:
         ListenError: the address cannot be bound.
     """
-    host, port = split_listen_address(listen)
     try:
-        _check_bind(host, port)
+        return listener_config(listen, bounds, tally, web)
     except OSError as exc:
         raise ListenError(listen, exc) from None
-    server_config = ServerConfig()
-    server_config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    server_config.accesslog = None
-    server_config.errorlog = logging.getLogger("archlag.http")
-    return server_config
-
-
-def _check_bind(host: str, port: int) -> None:
-    """Fail early and plainly when the address is taken, before any task starts.
-
-    Raises:
-        OSError: the address cannot be bound.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
 
 
 async def _serve(
-    app: Starlette, config: ServerConfig, shutdown: anyio.Event, scope: anyio.CancelScope
+    app: ASGIApp, config: ServerConfig, shutdown: anyio.Event, scope: anyio.CancelScope
 ) -> None:
     try:
         await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ from archlag.exporter.handoff import adopt, done, needed
 from archlag.polling.poller import WatchPoller, load_state
 from archlag.polling.source import RegistryTagSource, tag_source
 from archlag.registry import RegistryClient
+from archlag.registry.archlag_access import ArchlagAccess
 from archlag.registry.configured import open_client
 from archlag.registry.request_tally import RequestTally
 from archlag.store import Store
@@ -82,10 +83,12 @@ class Supervisor:
         on_change: Callable[[], None],
         on_first_poll: Callable[[], None] = lambda: None,
         peers: Sequence[str] = (),
+        peer_access: ArchlagAccess | None = None,
     ) -> None:
         self.config = config
         self.shard = shard
         self._peers = tuple(peers)
+        self._peer_access = peer_access
         self._handoffs = anyio.CapacityLimiter(HANDOFFS_AT_ONCE)
         self._handoffs_left: set[Key] = set()  # watches of the start still to ask the peers
         self._first_polls: dict[str, anyio.Semaphore] = {}  # per registry
@@ -260,7 +263,13 @@ class Supervisor:
             watch, store = poller.watch, self._store
             if self._peers:
                 async with self._handoffs:
-                    adopted = await adopt(store, watch.registry, watch.repository, self._peers)
+                    adopted = await adopt(
+                        store,
+                        watch.registry,
+                        watch.repository,
+                        self._peers,
+                        access=self._peer_access,
+                    )
                 if adopted:
                     poller.reload()
                 self._handed_off((watch.registry, watch.repository))

@@ -46,6 +46,7 @@ from archlag.registry import (
     ServerError,
     UnauthorizedError,
 )
+from archlag.registry.archlag_access import AccessError, ArchlagAccess, load_access
 from archlag.registry.configured import open_client
 
 EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
@@ -113,6 +114,18 @@ def _gate_parser(command: str) -> _OneLineParser:
         help="ask a running archlag (e.g. http://archlag:10043) instead of the registry: no "
         "registry quota, and archlag's first-seen times",
     )
+    parser.add_argument(
+        "--server.credentials-file",
+        dest="server_credentials",
+        metavar="FILE",
+        help="Basic credentials for --server, one line user:password",
+    )
+    parser.add_argument(
+        "--server.ca-file",
+        dest="server_ca",
+        metavar="FILE",
+        help="the CA that signs --server's certificate (default: the system's)",
+    )
     return parser
 
 
@@ -124,6 +137,7 @@ class _GateOptions:
     config: Config
     insecure: bool
     server: str | None
+    access: ArchlagAccess
     timeout: float = 0.0
     interval: float = 0.0
 
@@ -146,6 +160,10 @@ def _gate_options(parser: _OneLineParser, command: str, args: argparse.Namespace
     if timings.get("interval", 1.0) <= 0:
         parser.error("--interval must be longer than 0s")
     server = _server_url(parser, args.server)
+    try:
+        access = load_access(args.server_credentials, args.server_ca, "--server")
+    except AccessError as exc:
+        parser.error(str(exc))
     config = Config()
     if args.config is not None:
         try:
@@ -161,6 +179,7 @@ def _gate_options(parser: _OneLineParser, command: str, args: argparse.Namespace
         config,
         args.insecure,
         server,
+        access,
         **timings,
     )
 
@@ -223,10 +242,10 @@ async def _run(
 ) -> int:
     """Open the registry client (or the HTTP client for --server) for the length of the run."""
     if options.server is not None:
-        async with httpx.AsyncClient(timeout=SERVER_TIMEOUT) as http:
-            return await _command(
-                command, options, ServerLooker(http, options.server), progress, latest
-            )
+        http = httpx.AsyncClient(timeout=SERVER_TIMEOUT, **options.access.client_options())
+        async with http:
+            looker = ServerLooker(http, options.server)
+            return await _command(command, options, looker, progress, latest)
     client = open_client(
         options.config, options.image.registry, insecure=options.insecure, retry=retry
     )
@@ -358,7 +377,7 @@ def _hint(options: _GateOptions, error: RegistryError) -> str:
 def _problem(error: RegistryError) -> str:
     """A plain phrase for each kind of registry failure (the tree in registry/errors.py)."""
     phrases: list[tuple[type[RegistryError], str]] = [
-        (UnauthorizedError, "access denied (check the credentials under registries: in -c FILE)"),
+        (UnauthorizedError, "access denied (check the credentials in -c FILE or --server.*)"),
         (RegistryConnectionError, f"cannot connect to {error.registry}"),
         (RegistryTimeoutError, f"{error.registry} did not answer in time"),
         (ServerError, f"{error.registry} failed"),

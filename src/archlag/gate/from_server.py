@@ -9,7 +9,8 @@ Errors: failures talking to the archlag server are raised as the registry errors
 same thing to ``check`` and ``wait`` (their ``registry`` is the server's URL):
 :class:`~archlag.registry.RegistryConnectionError` (cannot connect),
 :class:`~archlag.registry.RegistryTimeoutError`, :class:`~archlag.registry.ServerError` (5xx),
-:class:`~archlag.registry.NotFoundError` (that archlag does not watch the image) and
+:class:`~archlag.registry.NotFoundError` (that archlag does not watch the image),
+:class:`~archlag.registry.UnauthorizedError` (401 or 403: ``--server.credentials-file``) and
 :class:`~archlag.registry.BadResponseError` (anything else it answered).
 """
 
@@ -31,6 +32,7 @@ from archlag.registry import (
     RegistryTimeoutError,
     ServerError,
     TagContent,
+    UnauthorizedError,
 )
 from archlag.registry.jsonbody import JsonBodyError, loads
 
@@ -95,6 +97,8 @@ class ServerLooker:
             raise RegistryConnectionError(detail, registry=self.url) from None
         if len(body) > MAX_DOCUMENT_BYTES:
             raise BadResponseError("the answer is too large", registry=self.url)
+        if response.status_code in (401, 403):  # the guard answers in plain text
+            raise _error(response.status_code, {}, self.url)
         try:
             document = loads(body)
         except JsonBodyError:
@@ -108,6 +112,8 @@ class ServerLooker:
 
 def _error(status: int, document: dict[str, Any], url: str) -> RegistryError:
     message = str(document.get("error") or f"HTTP {status}")[:300]
+    if status in (401, 403):
+        return UnauthorizedError(f"HTTP {status}: {message}", registry=url)
     if status == 404:
         return NotFoundError(message, registry=url)
     if status >= 500:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from archlag.core.outcomes import LIMITS
 from archlag.core.snapshots import LiveSnapshot
+from archlag.metrics.http_listeners import listener_families
 from archlag.metrics.running_images import running_families
 from archlag.metrics.text import Family, Spec, label_set, with_label
 from archlag.metrics.traffic import traffic_families
@@ -104,4 +105,5 @@ def live_families(live: LiveSnapshot) -> list[Family]:
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
         reloaded_at, polled, *traffic_families(live.requests, live.receivers),
         *running_families(live.running, live.discovery),
+        *listener_families(live),
     ]  # fmt: skip

@@ -5,7 +5,8 @@
 - ``GET /api/v1/renovate/IMAGE[?platform=P...]``: a Renovate custom datasource (the image raw,
   ``gotify/server`` or ``127.0.0.1:5000/demo/app``, or URL-encoded, as Renovate sends it);
 - ``GET /api/v1/state?image=IMAGE``: a repository's stored rows, which a shard that takes the
-  repository over adopts (:mod:`archlag.exporter.handoff`);
+  repository over adopts (:mod:`archlag.exporter.handoff`). Each request is logged
+  (``state_requested``, with the client's address and, behind Basic authentication, its user);
 - ``GET /api/v1/running``: what discovery found running, per platform, and whether the next
   release is out for it.
 
@@ -15,6 +16,7 @@ both with ``{"error": ...}``, never a 500.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from archlag import logs
 from archlag.core.platforms import Platform, PlatformError, parse_platform
 from archlag.core.references import ImageReference, ImageReferenceError, parse_reference
 from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot
@@ -33,6 +36,8 @@ from archlag.web.api.documents import (
 )
 from archlag.web.api.running_document import running_document
 
+log = logging.getLogger("archlag.api")
+USER_KEY = "archlag.user"  # where the Basic authentication guard puts the user (web.guard)
 MAX_IMAGE_LENGTH = 512
 MAX_PLATFORMS = 32
 
@@ -94,6 +99,9 @@ def api_routes(
         except BadRequestError as exc:
             return _json(error_document(str(exc)), 400)
         document = await export(image.registry, image.repository) if export else None
+        client = request.client.host if request.client is not None else ""
+        logs.event(log, logging.INFO, "state_requested", image=_name(image), client=client,
+                   user=request.scope.get(USER_KEY) or "-", found=document is not None)  # fmt: skip
         if document is None:
             return _json(error_document(f"no history of {_name(image)} is stored here"), 404)
         return _json(document)
