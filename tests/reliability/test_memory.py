@@ -97,7 +97,11 @@ def prefill_state(path: Path, repositories: int, tags: int) -> dict[str, Any]:
 @pytest.fixture
 def big_metrics(tmp_path: Path) -> Iterator[ArchlagProcess]:
     """archlag serving 2,800 tags x 4 platforms (28 repositories): a /metrics of about 4 MB."""
-    with ArchlagProcess(tmp_path, prefill_state(tmp_path / "state.db", 28, 100)) as archlag:
+    config = prefill_state(tmp_path / "state.db", 28, 100)
+    # A hundred scrapers from one address: a Prometheus fleet behind one NAT, not an attacker
+    # (the bound on one client's connections, 64 by default, is tested apart).
+    bounds = ("--web.max-connections-per-client", "256")
+    with ArchlagProcess(tmp_path, config, bounds) as archlag:
         yield archlag
 
 
