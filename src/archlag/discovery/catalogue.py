@@ -1,0 +1,26 @@
+"""Which sources the settings name, and how each is built: one entry per source module.
+
+:func:`plan_sources` gives, per configured source, the value it is built from (a reload that
+changes it restarts the source) and a function that builds it. Adding a source is adding its
+module and an entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from archlag.config.settings import DiscoverySettings
+from archlag.discovery.interface import Source
+from archlag.discovery.sighting import SourceName
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePlan:
+    key: object  # what the source is built from; compared by value on a reload
+    build: Callable[[], Source]
+
+
+def plan_sources(settings: DiscoverySettings) -> dict[SourceName, SourcePlan]:
+    plans: dict[SourceName, SourcePlan] = {}
+    return plans
