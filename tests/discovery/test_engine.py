@@ -16,6 +16,7 @@ from archlag.discovery import Discovery, DiscoverySnapshot, Reading, Report, Sou
 from archlag.discovery.catalogue import SourcePlan
 from archlag.discovery.limits import RetryWaits
 from archlag.discovery.sighting import sighting
+from tests.support.log_lines import logged
 
 pytestmark = pytest.mark.anyio
 SETTINGS = DiscoverySettings(grace=3600.0, docker=DockerDiscovery(), files=FilesDiscovery())
@@ -104,11 +105,6 @@ def up(snapshot: DiscoverySnapshot) -> dict[str, bool]:
 
 def all_up(snapshot: DiscoverySnapshot) -> bool:
     return len(snapshot.sources) == 2 and all(up(snapshot).values())
-
-
-def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, object]]:
-    """The fields of each log line of ``event``."""
-    return [getattr(r, "archlag_fields", {}) for r in caplog.records if r.getMessage() == event]
 
 
 async def test_every_source_runs_and_every_change_is_told() -> None:

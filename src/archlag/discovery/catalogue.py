@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archlag.config.settings import DiscoverySettings
+from archlag.discovery.files_source import FilesSource
 from archlag.discovery.interface import Source
+from archlag.discovery.periodic import PolledSource
 from archlag.discovery.sighting import SourceName
 
 
@@ -23,4 +25,12 @@ class SourcePlan:
 
 def plan_sources(settings: DiscoverySettings) -> dict[SourceName, SourcePlan]:
     plans: dict[SourceName, SourcePlan] = {}
+    chosen, interval = settings.watch_by_default, settings.interval
+    if (files := settings.files) is not None:
+
+        def build_files() -> Source:
+            reader = FilesSource(files, watch_by_default=chosen)
+            return PolledSource("files", reader.read, interval)
+
+        plans["files"] = SourcePlan((files, interval, chosen), build_files)
     return plans

@@ -34,6 +34,7 @@ ENGINE_TIMEOUT = 30.0  # one Engine API request
 # Files
 MAX_FILE_BYTES = 1 << 20  # a Compose file, Dockerfile or manifest; larger ones fail
 MAX_FILES = 10_000  # files looked at in one reading of every path
+MAX_READ_BYTES = 64 << 20  # bytes read in one reading of every path
 MAX_DEPTH = 12  # folders below a configured path
 MAX_DOCUMENTS = 1000  # YAML documents in one manifest file
 MAX_SERVICES = 1000  # services of one Compose file, stages of a Dockerfile, pods of a manifest
