@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archlag.config.settings import DiscoverySettings
+from archlag.discovery.docker_source import DockerSource
 from archlag.discovery.files_source import FilesSource
 from archlag.discovery.interface import Source
 from archlag.discovery.periodic import PolledSource
@@ -26,6 +27,12 @@ class SourcePlan:
 def plan_sources(settings: DiscoverySettings) -> dict[SourceName, SourcePlan]:
     plans: dict[SourceName, SourcePlan] = {}
     chosen, interval = settings.watch_by_default, settings.interval
+    if (docker := settings.docker) is not None:
+
+        def build_docker() -> Source:
+            return DockerSource(docker, interval=interval, watch_by_default=chosen)
+
+        plans["docker"] = SourcePlan((docker, interval, chosen), build_docker)
     if (files := settings.files) is not None:
 
         def build_files() -> Source:

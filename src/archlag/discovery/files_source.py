@@ -42,7 +42,7 @@ from archlag.discovery.limits import (
     MAX_SIGHTINGS,
 )
 from archlag.discovery.selection import choose
-from archlag.discovery.sighting import Sighting, SightingError, sighting
+from archlag.discovery.sighting import Sighting, SightingError, SourceName, sighting
 
 log = logging.getLogger("archlag.discovery.files")
 _SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
@@ -55,7 +55,7 @@ class _FileProblem(Exception):
 class FilesSource:
     """Reads every configured path; :meth:`read` is one reading (see the module's docstring)."""
 
-    name = "files"
+    name: SourceName = "files"
 
     def __init__(
         self,
