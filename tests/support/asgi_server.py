@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 from anyio.abc import TaskGroup
@@ -23,8 +26,10 @@ from starlette.applications import Starlette
 class Served:
     """One fake API served by hypercorn; stop and start it again at will."""
 
-    def __init__(self, app: Starlette, bind: str, group: TaskGroup) -> None:
-        self.app, self.bind, self._group = app, bind, group
+    def __init__(
+        self, app: Starlette, bind: str, group: TaskGroup, tls: TlsServing | None = None
+    ) -> None:
+        self.app, self.bind, self._group, self.tls = app, bind, group, tls
         self._stop: anyio.Event | None = None
         self._stopped = anyio.Event()
         if bind.startswith("unix:"):
@@ -34,7 +39,7 @@ class Served:
             if port == "0":
                 port = str(_free_port(host))
                 self.bind = f"{host}:{port}"
-            self.url = f"http://{self.bind}"
+            self.url = f"{'https' if tls else 'http'}://{self.bind}"
 
     async def start(self) -> None:
         config = Config()
@@ -42,6 +47,10 @@ class Served:
         config.accesslog = None
         config.errorlog = logging.getLogger("tests.fake_api")
         config.graceful_timeout = 0.2  # open watch streams end at once when the server stops
+        if self.tls is not None:
+            config.certfile, config.keyfile = str(self.tls.cert), str(self.tls.key)
+            if self.tls.client_ca is not None:  # clients must show a certificate it signed
+                config.ca_certs, config.verify_mode = str(self.tls.client_ca), ssl.CERT_REQUIRED
         self._stop, self._stopped = anyio.Event(), anyio.Event()
         self._group.start_soon(self._serve, config, self._stop, self._stopped)
         with anyio.fail_after(10):
@@ -76,11 +85,20 @@ class Served:
         return True
 
 
+@dataclass(frozen=True)
+class TlsServing:
+    cert: Path
+    key: Path
+    client_ca: Path | None = None  # require client certificates signed by it
+
+
 @asynccontextmanager
-async def serving(app: Starlette, bind: str) -> AsyncIterator[Served]:
+async def serving(
+    app: Starlette, bind: str, tls: TlsServing | None = None
+) -> AsyncIterator[Served]:
     """``app`` served on ``bind`` (``127.0.0.1:0`` for a free port, ``unix:/path``)."""
     async with anyio.create_task_group() as group:
-        served = Served(app, bind, group)
+        served = Served(app, bind, group, tls)
         await served.start()
         try:
             yield served

@@ -14,6 +14,7 @@ from archlag.config.settings import DiscoverySettings
 from archlag.discovery.docker_source import DockerSource
 from archlag.discovery.files_source import FilesSource
 from archlag.discovery.interface import Source
+from archlag.discovery.kube_source import KubernetesSource
 from archlag.discovery.periodic import PolledSource
 from archlag.discovery.sighting import SourceName
 
@@ -27,6 +28,12 @@ class SourcePlan:
 def plan_sources(settings: DiscoverySettings) -> dict[SourceName, SourcePlan]:
     plans: dict[SourceName, SourcePlan] = {}
     chosen, interval = settings.watch_by_default, settings.interval
+    if (kubernetes := settings.kubernetes) is not None:
+
+        def build_kubernetes() -> Source:
+            return KubernetesSource(kubernetes, watch_by_default=chosen)
+
+        plans["kubernetes"] = SourcePlan((kubernetes, chosen), build_kubernetes)
     if (docker := settings.docker) is not None:
 
         def build_docker() -> Source:
