@@ -35,11 +35,12 @@ diun's ``diun.enable`` and ``diun.platform``). Inside:
   their sets (grace, the bound), :mod:`~archlag.discovery.catalogue` says which source is built
   from what, :mod:`~archlag.discovery.periodic` reads a source every ``discovery.interval``;
 - Kubernetes: ``kube_access`` (in-cluster or kubeconfig), ``kube_api`` (list and watch),
-  ``kube_objects`` (pods and nodes parsed), ``kube_source`` (the source);
+  ``kube_reflector`` (one resource kept: list, watch, list again), ``kube_objects`` (pods and
+  nodes parsed), ``kube_source`` (the source);
 - Docker and Podman: ``engine_api`` (the Engine API), ``engine_objects`` (its answers parsed),
   ``docker_source``;
 - files: ``compose_env`` (interpolation), ``compose_files``, ``dockerfiles``,
-  ``kube_manifests``, ``files_source`` (the walk);
+  ``kube_manifests`` (each returning ``file_findings``), ``files_source`` (the walk);
 - :mod:`~archlag.discovery.limits`: every bound.
 """
 
