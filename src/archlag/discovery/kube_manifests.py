@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archlag.core.platforms import Platform, PlatformError, parse_platform
+from archlag.core.platforms import Platform
 from archlag.discovery.file_findings import FileFindings, FileImage
+from archlag.discovery.kube_objects import ARCH_LABELS, OS_LABELS, platform_of
 from archlag.discovery.limits import MAX_CONTAINERS_PER_POD, MAX_SERVICES, MAX_TEXT
 from archlag.discovery.selection import marks_of
 
@@ -23,8 +24,6 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"),
     "Job": ("spec", "template"), "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }  # fmt: skip
-ARCH_LABELS = ("kubernetes.io/arch", "beta.kubernetes.io/arch")
-OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
 
 
 class _Malformed(ValueError):
@@ -93,13 +92,3 @@ def _platform(selector: object) -> Platform | None:
     arch = next((selector[k] for k in ARCH_LABELS if isinstance(selector.get(k), str)), None)
     os = next((selector[k] for k in OS_LABELS if isinstance(selector.get(k), str)), "linux")
     return platform_of(os, arch)
-
-
-def platform_of(os: object, arch: object) -> Platform | None:
-    """The platform of a node's (or selector's) os and architecture; None if they are not."""
-    if not isinstance(os, str) or not isinstance(arch, str) or len(os) + len(arch) > 100:
-        return None
-    try:
-        return parse_platform(f"{os}/{arch}")
-    except PlatformError:
-        return None

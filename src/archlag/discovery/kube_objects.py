@@ -18,15 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from archlag.core.platforms import Platform
+from archlag.core.platforms import Platform, PlatformError, parse_platform
 from archlag.core.references import ImageReferenceError, parse_pinned_reference
-from archlag.discovery.kube_manifests import ARCH_LABELS, OS_LABELS, platform_of
 from archlag.discovery.limits import MAX_CONTAINERS_PER_POD, MAX_TEXT
 from archlag.discovery.selection import marks_of
 
 _FINISHED = frozenset({"Succeeded", "Failed"})  # pods that run nothing any more
 _CRONJOB_JOB = re.compile(r"(.+)-[0-9]{8,12}")  # <cronjob>-<scheduled time in minutes>
 _RUNTIME_PREFIXES = ("docker-pullable://", "docker://", "containerd://", "cri-o://")
+ARCH_LABELS = ("kubernetes.io/arch", "beta.kubernetes.io/arch")
+OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
 
 
 class KubeObjectError(ValueError):
@@ -183,3 +184,13 @@ def _text(thing: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise KubeObjectError(f"{key} is missing or longer than {MAX_TEXT}")
     return value
+
+
+def platform_of(os: object, arch: object) -> Platform | None:
+    """The platform of a node's (or selector's) os and architecture; None if they are not."""
+    if not isinstance(os, str) or not isinstance(arch, str) or len(os) + len(arch) > 100:
+        return None
+    try:
+        return parse_platform(f"{os}/{arch}")
+    except PlatformError:
+        return None
