@@ -18,9 +18,9 @@ source's reading, a source going up or down, an image whose grace ran out. A
   node's, the host's, the file's, or ``diun.platform``; None when unknown), ``source``
   (``kubernetes``, ``docker``, ``files``), ``workload``, ``container``, ``instance``;
 - ``images``: the same grouped per (registry, repository, tag, digest, platform, source) as
-  :class:`RunningImage` with ``containers``; one that stopped running stays with 0 containers
+  :class:`DiscoveredImage` with ``containers``; one that stopped running stays with 0 containers
   and ``gone_since`` for ``discovery.grace``; ``repositories()`` is what to watch;
-- ``sources``: a :class:`SourceStatus` per configured source: ``up``, ``reason`` (why it is
+- ``sources``: a :class:`SourceState` per configured source: ``up``, ``reason`` (why it is
   down; a source that is down keeps its last known set), ``since``, ``sightings``, ``invalid``
   (items it could not read, each logged), ``refused`` (left out by the bound);
 - ``refused_repositories``: repositories beyond ``discovery.max_images`` (at most that many are
@@ -32,8 +32,9 @@ diun's ``diun.enable`` and ``diun.platform``). Inside:
 - :mod:`~archlag.discovery.interface`: the :class:`Source` protocol every source implements
   and the :class:`Reading` it publishes; :mod:`~archlag.discovery.sighting`: the value;
 - :mod:`~archlag.discovery.engine` runs the sources, :mod:`~archlag.discovery.ledger` merges
-  their sets (grace, the bound), :mod:`~archlag.discovery.catalogue` says which source is built
-  from what, :mod:`~archlag.discovery.periodic` reads a source every ``discovery.interval``;
+  their sets (grace, the bound) into :mod:`~archlag.discovery.census`'s snapshot,
+  :mod:`~archlag.discovery.catalogue` says which source is built from what,
+  :mod:`~archlag.discovery.periodic` reads a source every ``discovery.interval``;
 - Kubernetes: ``kube_access`` (in-cluster or kubeconfig), ``kube_api`` (list and watch),
   ``kube_reflector`` (one resource kept: list, watch, list again), ``kube_objects`` (pods and
   nodes parsed), ``kube_source`` (the source);
@@ -46,12 +47,12 @@ diun's ``diun.enable`` and ``diun.platform``). Inside:
 
 from __future__ import annotations
 
-from archlag.discovery.discovered import DiscoverySnapshot, RunningImage, SourceStatus
+from archlag.discovery.census import DiscoveredImage, DiscoverySnapshot, SourceState
 from archlag.discovery.engine import Discovery
 from archlag.discovery.interface import Reading, Report, Source, SourceUnavailable
 from archlag.discovery.sighting import SOURCES, Sighting, SourceName
 
 __all__ = [
-    "SOURCES", "Discovery", "DiscoverySnapshot", "Reading", "Report", "RunningImage", "Sighting",
-    "Source", "SourceName", "SourceStatus", "SourceUnavailable",
+    "SOURCES", "DiscoveredImage", "Discovery", "DiscoverySnapshot", "Reading", "Report",
+    "Sighting", "Source", "SourceName", "SourceState", "SourceUnavailable",
 ]  # fmt: skip

@@ -23,7 +23,7 @@ from anyio.abc import TaskGroup
 from archlag import logs
 from archlag.config.settings import DiscoverySettings
 from archlag.discovery.catalogue import SourcePlan, plan_sources
-from archlag.discovery.discovered import DiscoverySnapshot, SourceStatus
+from archlag.discovery.census import DiscoverySnapshot, SourceState
 from archlag.discovery.interface import Reading
 from archlag.discovery.ledger import NOT_READ_YET, Ledger
 from archlag.discovery.limits import RetryWaits
@@ -180,7 +180,7 @@ class Discovery:
 
 
 def _log_changes(before: DiscoverySnapshot, after: DiscoverySnapshot) -> None:
-    old: dict[SourceName, SourceStatus] = {status.name: status for status in before.sources}
+    old: dict[SourceName, SourceState] = {status.name: status for status in before.sources}
     for status in after.sources:
         was = old.get(status.name)
         if status.up and (was is None or not was.up or was.reason != status.reason):

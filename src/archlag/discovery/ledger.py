@@ -3,7 +3,7 @@
 :class:`Ledger` is owned by the runner (:mod:`archlag.discovery.engine`) and changed only by its
 methods, each given the time: a source published a set, went down (its last set is kept), was
 added or removed by a reload. :meth:`Ledger.settle` turns that into a
-:class:`~archlag.discovery.discovered.DiscoverySnapshot`:
+:class:`~archlag.discovery.census.DiscoverySnapshot`:
 
 - an image (registry, repository, tag, digest, platform, source) that no set holds any more is
   kept with 0 containers for ``grace`` after the reading that lost it, then dropped;
@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from archlag.core.platforms import Platform
-from archlag.discovery.discovered import DiscoverySnapshot, RunningImage, SourceStatus
+from archlag.discovery.census import DiscoveredImage, DiscoverySnapshot, SourceState
 from archlag.discovery.interface import Reading
 from archlag.discovery.sighting import SOURCES, Sighting, SourceName
 
@@ -94,13 +94,13 @@ class Ledger:
             known = self._known[name]
             taken = [f for f in known.reading.sightings if (f.registry, f.repository) in kept]
             sightings += taken
-            statuses.append(SourceStatus(
+            statuses.append(SourceState(
                 name, known.up, known.reason, known.since, len(known.reading.sightings),
                 known.reading.invalid, len(known.reading.sightings) - len(taken),
             ))  # fmt: skip
         return DiscoverySnapshot(
             tuple(sorted(sightings, key=Sighting.sort_key)),
-            tuple(sorted(images, key=RunningImage.sort_key)),
+            tuple(sorted(images, key=DiscoveredImage.sort_key)),
             tuple(statuses),
             len(wanted - kept),
             self.max_images,
@@ -116,6 +116,8 @@ class Ledger:
         return set(self._kept)
 
 
-def _image(key: ImageKey, containers: int, gone_since: float | None) -> RunningImage:
+def _image(key: ImageKey, containers: int, gone_since: float | None) -> DiscoveredImage:
     registry, repository, tag, digest, platform, source = key
-    return RunningImage(registry, repository, tag, digest, platform, source, containers, gone_since)
+    return DiscoveredImage(
+        registry, repository, tag, digest, platform, source, containers, gone_since
+    )

@@ -1,9 +1,9 @@
 """What discovery found, as one frozen value: :class:`DiscoverySnapshot`.
 
 It holds the sightings of every source (within ``discovery.max_images``), the same grouped per
-image and platform with how many containers run each (:class:`RunningImage`, kept for
+image and platform with how many containers run each (:class:`DiscoveredImage`, kept for
 ``discovery.grace`` after the last one stopped), and each source's status
-(:class:`SourceStatus`). Two snapshots are equal when a reader would show the same thing, so a
+(:class:`SourceState`). Two snapshots are equal when a reader would show the same thing, so a
 listener can tell a change from a repeat.
 """
 
@@ -17,7 +17,7 @@ from archlag.discovery.sighting import Sighting, SourceName
 
 
 @dataclass(frozen=True, slots=True)
-class SourceStatus:
+class SourceState:
     name: SourceName
     up: bool  # False before its first reading, and while its world cannot be read
     reason: str  # why it is down; while up, something partial ("nodes: forbidden"), or ""
@@ -28,7 +28,7 @@ class SourceStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class RunningImage:
+class DiscoveredImage:
     """An image on a platform as one source sees it: how many containers run it."""
 
     registry: str
@@ -50,8 +50,8 @@ class RunningImage:
 @dataclass(frozen=True, slots=True)
 class DiscoverySnapshot:
     sightings: tuple[Sighting, ...] = ()  # running now, sorted
-    images: tuple[RunningImage, ...] = ()  # running now or within grace, sorted
-    sources: tuple[SourceStatus, ...] = ()  # the configured sources, in SOURCES order
+    images: tuple[DiscoveredImage, ...] = ()  # running now or within grace, sorted
+    sources: tuple[SourceState, ...] = ()  # the configured sources, in SOURCES order
     refused_repositories: int = 0  # repositories left out by max_images
     max_images: int = DEFAULT_MAX_IMAGES
 
@@ -59,5 +59,5 @@ class DiscoverySnapshot:
         """The (registry, repository) pairs to watch, sorted: every image here, gone or not."""
         return tuple(sorted({(image.registry, image.repository) for image in self.images}))
 
-    def source(self, name: SourceName) -> SourceStatus | None:
+    def source(self, name: SourceName) -> SourceState | None:
         return next((status for status in self.sources if status.name == name), None)
