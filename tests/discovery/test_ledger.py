@@ -46,9 +46,9 @@ def test_containers_are_counted_per_image_and_platform() -> None:
     assert counts == {(ARM, "kubernetes"): 2, (AMD, "kubernetes"): 1, (AMD, "docker"): 1}
     assert snapshot.repositories() == (("docker.io", "gotify/server"),)
     assert len(snapshot.sightings) == 4
-    assert [(s.name, s.up, s.sightings, s.invalid) for s in snapshot.sources] == [
-        ("kubernetes", True, 3, 0),
-        ("docker", True, 1, 1),
+    assert [(s.name, s.up, s.sightings, s.images, s.invalid) for s in snapshot.sources] == [
+        ("kubernetes", True, 3, 2, 0),
+        ("docker", True, 1, 1, 1),
     ]
 
 
@@ -125,7 +125,7 @@ def test_at_most_max_images_repositories_the_first_kept_stay() -> None:
     assert crowded.refused_repositories == 1
     status = crowded.source("docker")
     assert status is not None
-    assert (status.sightings, status.refused) == (3, 1)
+    assert (status.sightings, status.images, status.refused) == (3, 3, 1)
     assert [s.repository for s in crowded.sightings] == ["b/b", "c/c"]
     assert roomier.repositories() == (("docker.io", "a/a"), ("docker.io", "c/c"))
     assert roomier.refused_repositories == 0

@@ -21,8 +21,9 @@ source's reading, a source going up or down, an image whose grace ran out. A
   :class:`DiscoveredImage` with ``containers``; one that stopped running stays with 0 containers
   and ``gone_since`` for ``discovery.grace``; ``repositories()`` is what to watch;
 - ``sources``: a :class:`SourceState` per configured source: ``up``, ``reason`` (why it is
-  down; a source that is down keeps its last known set), ``since``, ``sightings``, ``invalid``
-  (items it could not read, each logged), ``refused`` (left out by the bound);
+  down; a source that is down keeps its last known set), ``since``, ``sightings``, ``images``
+  (distinct among them), ``invalid`` (items it could not read, each logged), ``refused``
+  (images left out by the bound);
 - ``refused_repositories``: repositories beyond ``discovery.max_images`` (at most that many are
   kept: those kept already stay, new ones come in name order; logged once when it begins).
 

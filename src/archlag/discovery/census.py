@@ -23,8 +23,9 @@ class SourceState:
     reason: str  # why it is down; while up, something partial ("nodes: forbidden"), or ""
     since: float  # when it went up or down
     sightings: int  # in its last known set (kept while it is down)
+    images: int  # distinct images (reference and platform) among them
     invalid: int  # items its last reading could not read (each was logged)
-    refused: int  # sightings left out because discovery.max_images was reached
+    refused: int  # of its images, those left out because discovery.max_images was reached
 
 
 @dataclass(frozen=True, slots=True)

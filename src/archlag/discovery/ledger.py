@@ -8,8 +8,8 @@ added or removed by a reload. :meth:`Ledger.settle` turns that into a
 - an image (registry, repository, tag, digest, platform, source) that no set holds any more is
   kept with 0 containers for ``grace`` after the reading that lost it, then dropped;
 - at most ``max_images`` repositories are kept: those already kept stay, new ones come in name
-  order while there is room, the rest are counted (``refused_repositories``) and their
-  sightings left out (each source's ``refused``).
+  order while there is room, the rest are counted (``refused_repositories``, and each source's
+  ``refused`` images) and their sightings left out.
 """
 
 from __future__ import annotations
@@ -94,9 +94,11 @@ class Ledger:
             known = self._known[name]
             taken = [f for f in known.reading.sightings if (f.registry, f.repository) in kept]
             sightings += taken
+            images_seen = {image_key(f) for f in known.reading.sightings}
             statuses.append(SourceState(
                 name, known.up, known.reason, known.since, len(known.reading.sightings),
-                known.reading.invalid, len(known.reading.sightings) - len(taken),
+                len(images_seen), known.reading.invalid,
+                sum(1 for key in images_seen if key[:2] not in kept),
             ))  # fmt: skip
         return DiscoverySnapshot(
             tuple(sorted(sightings, key=Sighting.sort_key)),
