@@ -164,27 +164,28 @@ class _Exchange:
         self._response: httpx.Response | None = None
 
     async def __aenter__(self) -> httpx.Response:
-        for attempt in range(2):
-            request = self._client.build_request("GET", self._path, params=self._params)
-            try:
-                token = self._access.token.current() if self._access.token else None
-            except KubeAccessError as exc:
-                raise KubeRefused(str(exc), 401) from None
-            if token is not None:
-                request.headers["Authorization"] = f"Bearer {token.reveal()}"
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise KubeUnreachable(
-                    f"cannot reach the API server ({self._access.where}): {type(exc).__name__}"
-                ) from None
-            refused = response.status_code == httpx.codes.UNAUTHORIZED
-            if refused and attempt == 0 and self._access.token and self._access.token.refused():
-                await response.aclose()
-                continue
-            self._response = response
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or continues
+        response = await self._send()
+        token = self._access.token
+        if response.status_code == httpx.codes.UNAUTHORIZED and token and token.refused():
+            await response.aclose()  # a rotated token file: read it again, and once more
+            response = await self._send()
+        self._response = response
+        return response
+
+    async def _send(self) -> httpx.Response:
+        request = self._client.build_request("GET", self._path, params=self._params)
+        try:
+            token = self._access.token.current() if self._access.token else None
+        except KubeAccessError as exc:
+            raise KubeRefused(str(exc), 401) from None
+        if token is not None:
+            request.headers["Authorization"] = f"Bearer {token.reveal()}"
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise KubeUnreachable(
+                f"cannot reach the API server ({self._access.where}): {type(exc).__name__}"
+            ) from None
 
     async def __aexit__(self, *exc: object) -> None:
         if self._response is not None:
