@@ -9,10 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archlag.config import Config, ConfigError, parse_config
+from archlag.config.discovery_section import (
+    DISCOVERY_KEYS,
+    DOCKER_KEYS,
+    FILES_KEYS,
+    KUBERNETES_KEYS,
+)
 from archlag.config.loader import TOP_LEVEL_KEYS, WATCH_KEYS
 from archlag.config.registries import REGISTRY_KEYS
 
-KEYS = sorted(TOP_LEVEL_KEYS | WATCH_KEYS | REGISTRY_KEYS | {"image", "include", "exclude"})
+KEYS = sorted(
+    TOP_LEVEL_KEYS | WATCH_KEYS | REGISTRY_KEYS | {"image", "include", "exclude"}
+    | DISCOVERY_KEYS | KUBERNETES_KEYS | DOCKER_KEYS | FILES_KEYS
+)  # fmt: skip
 SCALARS = (
     st.none()
     | st.booleans()
@@ -84,3 +93,14 @@ def test_any_values_under_known_keys(
         "watches": [{"image": "ghcr.io/a/b", **watch}],
     }
     loads_or_refuses(yaml.safe_dump(document), environ)
+
+
+@given(
+    st.dictionaries(st.sampled_from(sorted(DISCOVERY_KEYS)), STRUCTURES, max_size=4),
+    st.dictionaries(
+        st.sampled_from(sorted(KUBERNETES_KEYS | DOCKER_KEYS | FILES_KEYS)), STRUCTURES, max_size=3
+    ),
+)
+def test_any_values_under_discovery_keys(section: dict[str, Any], source: dict[str, Any]) -> None:
+    document = {"discovery": {**section, "docker": source, "kubernetes": source}}
+    loads_or_refuses(yaml.safe_dump(document), {})

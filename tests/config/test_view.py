@@ -9,8 +9,20 @@ import pytest
 import yaml
 
 from archlag.config import Config, RegistrySettings, Watch, WatchSettings, parse_config
+from archlag.config.discovery_section import (
+    DISCOVERY_KEYS,
+    DOCKER_KEYS,
+    FILES_KEYS,
+    KUBERNETES_KEYS,
+)
 from archlag.config.loader import TOP_LEVEL_KEYS, WATCH_KEYS
 from archlag.config.registries import REGISTRY_KEYS
+from archlag.config.settings import (
+    DiscoverySettings,
+    DockerDiscovery,
+    FilesDiscovery,
+    KubernetesDiscovery,
+)
 from archlag.config.tag_filter import TagFilter
 from archlag.config.view import render_config
 from archlag.core.references import parse_reference
@@ -34,6 +46,8 @@ def every_key(tmp_path: Path) -> str:
     for name, value in FILE_SECRETS.items():
         (tmp_path / name).write_bytes(value.encode())
     (tmp_path / "docker.json").write_text("{}")
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\n")
+    (tmp_path / "stacks").mkdir(exist_ok=True)
     return f"""\
 listen: "127.0.0.1:9999"
 state_file: {tmp_path / "state.db"}
@@ -74,6 +88,15 @@ receivers:
      events_per_second: 50}}
   - {{name: hub, type: dockerhub, secret_file: {tmp_path / "hub-hook"}}}
 events_listen: "127.0.0.1:9998"
+discovery:
+  interval: 30s
+  grace: 2h
+  kubernetes: {{kubeconfig: {tmp_path / "kubeconfig"}, namespaces: ["!kube-system"]}}
+  docker: {{host: "tcp://127.0.0.1:2375", include_stopped: true}}
+  files: {{paths: [{tmp_path / "stacks"}], platforms: [linux/arm64, linux/arm/v7]}}
+  watch_by_default: false
+  max_images: 50
+  defaults: {{interval: 10m, tags: {{limit: 3}}}}
 """
 
 
@@ -121,6 +144,11 @@ def test_the_shapes_are_those_of_the_file(tmp_path: Path) -> None:
     assert gotify["tags"] == {"include": ["^2\\."], "exclude": ["-rc\\d*$"], "limit": 3}
     assert gotify["settled_interval"] == "1d"
     assert document["watches"][1]["platform_tags"] == "{tag}-{arch}", "inherited, written out"
+    discovery = document["discovery"]
+    assert set(discovery) == DISCOVERY_KEYS
+    assert (discovery["interval"], discovery["grace"]) == ("30s", "2h")
+    assert discovery["files"]["platforms"] == ["linux/arm/v7", "linux/arm64"]
+    assert discovery["defaults"]["tags"]["limit"] == 3
 
 
 def test_defaults_render_as_a_valid_file() -> None:
@@ -142,7 +170,11 @@ def test_a_secret_set_in_code_has_no_reference_and_is_redacted() -> None:
     assert "code-Planted-5" not in rendered
 
 
-@pytest.mark.parametrize("kind", [WatchSettings, RegistrySettings, TagFilter])
+@pytest.mark.parametrize(
+    "kind",
+    [WatchSettings, RegistrySettings, TagFilter, DiscoverySettings, KubernetesDiscovery,
+     DockerDiscovery, FilesDiscovery],
+)  # fmt: skip
 def test_every_setting_of_the_dataclasses_is_a_key_of_the_file(kind: type) -> None:
     # A setting added to the dataclasses must be readable from the file, or the view would
     # write a key that --config.check refuses.
@@ -151,5 +183,9 @@ def test_every_setting_of_the_dataclasses_is_a_key_of_the_file(kind: type) -> No
         WatchSettings: WATCH_KEYS,
         RegistrySettings: REGISTRY_KEYS | {"host", "password_from", "token_from", "token"},
         TagFilter: {"include", "exclude", "limit"},
+        DiscoverySettings: DISCOVERY_KEYS,
+        KubernetesDiscovery: KUBERNETES_KEYS,
+        DockerDiscovery: DOCKER_KEYS,
+        FilesDiscovery: FILES_KEYS,
     }[kind]
     assert names <= keys

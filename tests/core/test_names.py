@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from archlag.core.names import is_digest, is_repository, is_tag
-from archlag.core.references import ImageReferenceError, parse_reference
+from archlag.core.references import (
+    ImageReferenceError,
+    parse_pinned_reference,
+    parse_reference,
+)
 
 SHA256 = "sha256:" + "0123456789abcdef" * 4
 SHA512 = "sha512:" + "0123456789abcdef" * 8
@@ -94,3 +98,41 @@ def test_a_reference_keeps_its_tag_grammar() -> None:
     assert parse_reference("ghcr.io/o/r:v1.2_3").tag == "v1.2_3"
     with pytest.raises(ImageReferenceError, match="not a valid tag"):
         parse_reference("ghcr.io/o/r:.1")
+
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nginx", ("docker.io", "library/nginx", None, None)),
+        ("nginx:1.27", ("docker.io", "library/nginx", "1.27", None)),
+        (f"nginx@{DIGEST}", ("docker.io", "library/nginx", None, DIGEST)),
+        (f"ghcr.io/o/r:2.0@{DIGEST}", ("ghcr.io", "o/r", "2.0", DIGEST)),
+        (f"127.0.0.1:5000/demo/app@{DIGEST}", ("127.0.0.1:5000", "demo/app", None, DIGEST)),
+    ],
+)
+def test_a_pinned_reference_keeps_its_tag_and_digest(
+    text: str, expected: tuple[str, str, str | None, str | None]
+) -> None:
+    pinned = parse_pinned_reference(text)
+
+    image = pinned.image
+    assert (image.registry, image.repository, image.tag, pinned.digest) == expected
+    assert parse_pinned_reference(str(pinned)) == pinned
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["nginx@", f"@{DIGEST}", "nginx@sha256:abc", f"nginx@{DIGEST.upper()}", f"a@{DIGEST}@x",
+     f"nginx@md5:{'0' * 32}", f"Nginx@{DIGEST}", f"nginx@{DIGEST}\x00"],
+)  # fmt: skip
+def test_a_pinned_reference_refuses_what_is_not_one(text: str) -> None:
+    with pytest.raises(ImageReferenceError):
+        parse_pinned_reference(text)
+
+
+def test_a_plain_reference_still_refuses_digests() -> None:
+    with pytest.raises(ImageReferenceError, match="not a digest"):
+        parse_reference(f"nginx@{DIGEST}")

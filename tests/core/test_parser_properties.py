@@ -6,7 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archlag.core.platforms import PlatformError, parse_platform
-from archlag.core.references import ImageReferenceError, parse_reference
+from archlag.core.references import (
+    ImageReferenceError,
+    parse_pinned_reference,
+    parse_reference,
+)
 
 # Text made mostly of the characters these grammars are built from, so that examples get past
 # the first check; arbitrary text covers the rest.
@@ -39,3 +43,12 @@ def test_parse_reference_raises_only_image_reference_errors(text: str, allow_tag
         return
     assert reference.repository
     assert allow_tag or reference.tag is None
+
+
+@given(REFERENCE_TEXT)
+def test_parse_pinned_reference_raises_only_image_reference_errors(text: str) -> None:
+    try:
+        pinned = parse_pinned_reference(text)
+    except ImageReferenceError:
+        return
+    assert parse_pinned_reference(str(pinned)) == pinned

@@ -34,6 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "archlag.gate": {
         "archlag.core", "archlag.logs", "archlag.config", "archlag.registry", "archlag.secrets",
     },
+    "archlag.discovery": {
+        "archlag.core", "archlag.logs", "archlag.config", "archlag.secrets", "archlag.registry",
+    },
 }  # fmt: skip
 TOP = {"archlag", "archlag.exporter", "archlag.cli"}
 

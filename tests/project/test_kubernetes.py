@@ -47,6 +47,9 @@ def test_every_manifest_has_the_required_fields(manifests: dict[str, dict[str, A
         "Service",
         "ServiceMonitor",
         "PrometheusRule",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
     }
     for kind, document in manifests.items():
         assert document.get("apiVersion"), kind
@@ -69,7 +72,8 @@ def test_core_manifests_match_the_kubernetes_schema(
     version = [] if kubernetes == "latest" else ["--kubernetes-version", kubernetes]
     result = run([validate, "--strict", *version, *files], cwd=KUBERNETES_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed") == len(files), result.stdout + result.stderr
+    documents = [d for d in manifests.values() if d["_file"] in files]  # rbac.yaml holds 3
+    assert result.stdout.count("passed") == len(documents), result.stdout + result.stderr
 
 
 def test_kustomization_applies_everything_but_the_secret_example(
@@ -178,3 +182,26 @@ def test_prometheus_rule_is_generated_from_the_rule_file(
     promtool = tool("promtool", "prometheus")
     checked = run([promtool, "check", "rules", str(rules)])
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_discovery_reads_pods_and_nodes_and_nothing_else(
+    manifests: dict[str, dict[str, Any]], pod: dict[str, Any]
+) -> None:
+    """The RBAC the README states: get, list and watch on pods and nodes, bound to the service
+    account the pod runs as, whose token it mounts."""
+    (rule,) = manifests["ClusterRole"]["rules"]
+    assert rule == {"apiGroups": [""], "resources": ["pods", "nodes"],
+                    "verbs": ["get", "list", "watch"]}  # fmt: skip
+    binding = manifests["ClusterRoleBinding"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+        "name": manifests["ClusterRole"]["metadata"]["name"],
+    }  # fmt: skip
+    account = manifests["ServiceAccount"]["metadata"]["name"]
+    (subject,) = binding["subjects"]
+    assert (subject["kind"], subject["name"]) == ("ServiceAccount", account)
+    assert subject["namespace"] == manifests["Kustomization"]["namespace"]
+    assert pod["serviceAccountName"] == account
+    assert pod["automountServiceAccountToken"] is True
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "get, list, watch on pods and nodes" in readme

@@ -41,12 +41,15 @@ def base() -> dict[str, dict[str, Any]]:
 
 
 def test_statefulset_replaces_the_deployment_and_its_claim(rendered, base) -> None:
-    kinds = {"ConfigMap", "Service", "StatefulSet", "ServiceMonitor", "PrometheusRule"}
+    kinds = {"ConfigMap", "Service", "StatefulSet", "ServiceMonitor", "PrometheusRule",
+             "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}  # fmt: skip
     assert set(rendered) == kinds
     assert {"Deployment", "PersistentVolumeClaim"} <= set(base)
+    cluster_wide = {"ClusterRole", "ClusterRoleBinding"}
     for kind, document in rendered.items():
-        assert document["metadata"]["namespace"] == "monitoring", kind
-    for kind in ("ConfigMap", "ServiceMonitor", "PrometheusRule"):
+        if kind not in cluster_wide:
+            assert document["metadata"]["namespace"] == "monitoring", kind
+    for kind in ("ConfigMap", "ServiceMonitor", "PrometheusRule", *cluster_wide):
         assert rendered[kind] == base[kind], f"{kind} is the base's, unchanged"
 
 
@@ -103,7 +106,7 @@ def test_each_shard_has_its_own_state_file_and_the_same_hardened_pod(rendered, b
     assert claim["metadata"]["name"] == "state"
     assert state_path in container["volumeMounts"]
     assert "state" not in {v["name"] for v in pod["volumes"]}, "from the claim template"
-    for key in ("securityContext", "automountServiceAccountToken"):
+    for key in ("securityContext", "automountServiceAccountToken", "serviceAccountName"):
         assert pod[key] == base_pod[key], key
     same = {k: v for k, v in container.items() if k != "args"}
     assert same == {k: v for k, v in base_container.items() if k != "args"}

@@ -10,6 +10,7 @@ Its helpers: :mod:`~archlag.config.yaml_source` (bounded YAML composition),
 :mod:`~archlag.config.nodes` (values out of nodes, issues collected),
 :mod:`~archlag.config.registries` (the ``registries`` section),
 :mod:`~archlag.config.receivers` (the ``receivers`` section: push-event receivers),
+:mod:`~archlag.config.discovery_section` (the ``discovery`` section: what runs, watched),
 :mod:`~archlag.config.secrets_reader` (secrets from variables and files),
 :mod:`~archlag.config.tag_filter` (RE2 tag filters) and :mod:`~archlag.config.bounds`.
 """
@@ -23,6 +24,10 @@ from archlag.config.settings import (
     Config,
     ConfigError,
     ConfigIssue,
+    DiscoverySettings,
+    DockerDiscovery,
+    FilesDiscovery,
+    KubernetesDiscovery,
     Receiver,
     RegistrySettings,
     SecretRef,
@@ -35,6 +40,7 @@ from archlag.core.platform_tags import template_problem
 
 __all__ = [
     "DEFAULT_LATENCY_BUCKETS", "DEFAULT_LISTEN", "Config", "ConfigError", "ConfigIssue",
-    "Receiver", "RegistrySettings", "SecretRef", "TagFilter", "Watch", "WatchSettings",
-    "load_config", "parse_config", "split_listen_address", "template_problem",
+    "DiscoverySettings", "DockerDiscovery", "FilesDiscovery", "KubernetesDiscovery", "Receiver",
+    "RegistrySettings", "SecretRef", "TagFilter", "Watch", "WatchSettings", "load_config",
+    "parse_config", "split_listen_address", "template_problem",
 ]  # fmt: skip

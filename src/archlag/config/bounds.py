@@ -25,3 +25,6 @@ CONCURRENCY = (1, 64)  # registries.<host>.concurrency
 REQUESTS_PER_MINUTE = (1, 100_000)  # registries.<host>.requests_per_minute
 MAX_RECEIVERS = 64  # receivers: entries
 EVENTS_PER_SECOND = (1, 10_000)  # receivers[].events_per_second
+DISCOVERED_IMAGES = (1, 10_000)  # discovery.max_images: each becomes a watch
+MAX_NAMESPACES = 1000  # discovery.kubernetes.namespaces
+MAX_DISCOVERY_PATHS = 100  # discovery.files.paths (each may be a folder)

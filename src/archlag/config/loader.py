@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from archlag.config import bounds
+from archlag.config.discovery_section import read_discovery
 from archlag.config.nodes import Node, NodeReader, join
 from archlag.config.receivers import read_receivers
 from archlag.config.registries import read_registries
@@ -39,7 +40,7 @@ from archlag.core.references import ImageReferenceError, parse_reference
 T = TypeVar("T")
 TOP_LEVEL_KEYS = frozenset({
     "listen", "state_file", "latency_buckets", "defaults", "registries", "watches", "receivers",
-    "events_listen",
+    "events_listen", "discovery",
 })  # fmt: skip
 WATCH_KEYS = frozenset({
     "interval", "settled_interval", "platforms", "stall_after", "tags", "platform_tags", "backfill",
@@ -101,11 +102,15 @@ class _Reader(NodeReader):
             values["registries"] = read_registries(self, top["registries"], self._environ)
         if "receivers" in top:
             values["receivers"] = read_receivers(self, top["receivers"], self._environ)
+        if "discovery" in top:
+            values["discovery"] = read_discovery(
+                self, top["discovery"], defaults, self.watch_settings
+            )
         watches: tuple[Watch, ...] = ()
         if "watches" in top:
             watches = self.watches(top["watches"], defaults)
-        if not watches and "watches" not in top:
-            self.error("watches", root, "is required: list the images to watch")
+        if not watches and "watches" not in top and "discovery" not in top:
+            self.error("watches", root, "is required: list the images to watch, or discover them")
         return Config(defaults=defaults, watches=watches, **values)
 
     def addresses(self, top: dict[str, Node]) -> dict[str, Any]:

@@ -129,6 +129,45 @@ class Receiver:
     events_per_second: int = DEFAULT_EVENTS_PER_SECOND  # accepted events, more answer 429
 
 
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_MAX_IMAGES = 500  # discovered repositories (each becomes a watch)
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesDiscovery:
+    """Pods of a cluster (see :mod:`archlag.discovery`); read by ``config.discovery_section``."""
+
+    kubeconfig: Path | None = None  # None: the in-cluster service account
+    namespaces: tuple[str, ...] = ()  # empty: all; "!name" excludes one (then all are excludes)
+
+
+@dataclass(frozen=True, slots=True)
+class DockerDiscovery:
+    host: str = DEFAULT_DOCKER_HOST  # unix:///path or tcp://host:port (Docker or Podman)
+    include_stopped: bool = False  # created and exited containers too
+
+
+@dataclass(frozen=True, slots=True)
+class FilesDiscovery:
+    paths: tuple[Path, ...] = ()  # Compose files, Dockerfiles, Kubernetes manifests, or folders
+    platforms: frozenset[Platform] = frozenset()  # what they run on where they do not say
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverySettings:
+    """The ``discovery`` section; a source runs when its key is present. Compares by value, so a
+    reload can tell which source changed."""
+
+    interval: float = 60.0  # files and the Docker API are read again this often
+    grace: float = 3600.0  # an image that stopped running is dropped after this
+    kubernetes: KubernetesDiscovery | None = None
+    docker: DockerDiscovery | None = None
+    files: FilesDiscovery | None = None
+    watch_by_default: bool = True  # False: only workloads marked archlag.io/watch: "true"
+    max_images: int = DEFAULT_MAX_IMAGES
+    defaults: WatchSettings = field(default_factory=WatchSettings)  # for discovered watches
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     listen: str = DEFAULT_LISTEN
@@ -139,6 +178,7 @@ class Config:
     watches: tuple[Watch, ...] = ()
     receivers: tuple[Receiver, ...] = ()
     events_listen: str | None = None  # a separate address for /events; None: the main one
+    discovery: DiscoverySettings | None = None  # None: only the configured watches
 
     def registry(self, host: str) -> RegistrySettings:
         """Settings for a registry host; anonymous HTTPS when the file names none."""

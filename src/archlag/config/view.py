@@ -21,16 +21,17 @@ from typing import Any
 
 import yaml
 
-from archlag.config.settings import Config, SecretRef, Watch
+from archlag.config.settings import Config, RegistrySettings, SecretRef, Watch
 from archlag.core.durations import format_duration
 from archlag.secrets import Secret
 
 REDACTED = "<secret>"
 # Number settings that hold seconds, written in the file's own duration syntax.
-_DURATIONS = frozenset(
-    {"interval", "settled_interval", "stall_after", "timeout", "max_backoff", "latency_buckets"}
-)
-_NOT_WRITTEN = frozenset({"host"})  # a registry's host is its key in `registries`
+_DURATIONS = frozenset({
+    "interval", "settled_interval", "stall_after", "timeout", "max_backoff", "latency_buckets",
+    "grace",
+})  # fmt: skip
+_NOT_WRITTEN = frozenset({"host"})  # of a registry: its host is its key in `registries`
 
 
 def render_config(config: Config) -> str:
@@ -86,7 +87,8 @@ def _settings(value: Any) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for field in dataclasses.fields(value):
         item = getattr(value, field.name)
-        if field.name.startswith("_") or field.name in _NOT_WRITTEN or item is None:
+        unwritten = field.name in _NOT_WRITTEN and isinstance(value, RegistrySettings)
+        if field.name.startswith("_") or unwritten or item is None:
             continue
         if isinstance(item, SecretRef):
             result[item.key] = item.name

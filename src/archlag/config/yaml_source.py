@@ -4,6 +4,10 @@ PyYAML composes recursively (a file nested a few hundred levels deep raises Recu
 hands aliases over as shared nodes that a reader walks again at every use (a billion-laughs file
 is a few lines). :func:`compose` refuses all of that up front, so nothing past it can run deep
 or long. It raises only :class:`~archlag.config.settings.ConfigError`.
+
+:func:`load_documents` reads every document of a multi-document file (Kubernetes manifests,
+Compose files that discovery reads) as plain values within the same bounds, the node count taken
+over all documents together.
 """
 
 from __future__ import annotations
@@ -72,6 +76,40 @@ def compose(text: str, source: str) -> yaml.Node | None:
         if loader is not None:
             loader.dispose()
     return root
+
+
+def load_documents(text: str, source: str, max_documents: int = 1000) -> list[Any]:
+    """Every document of ``text`` as plain values (dicts, lists, strings, numbers...).
+
+    Raises:
+        ConfigError: what :func:`compose` refuses, more than ``max_documents`` documents, or a
+            scalar that YAML cannot construct (a date that does not exist...).
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise _error(source, None, f"the file is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
+    loader: _BoundedLoader | None = None
+    documents: list[Any] = []
+    try:
+        loader = _BoundedLoader(text)
+        while loader.check_node():
+            if len(documents) >= max_documents:
+                raise _LimitExceeded(f"the file has over {max_documents:,} documents", None)
+            node = loader.get_node()
+            _check_expanded_size(node)
+            documents.append(loader.construct_document(node))
+    except _LimitExceeded as exc:
+        raise _error(source, exc.line, str(exc)) from None
+    except yaml.YAMLError as exc:
+        line, problem = _where_and_what(exc, text)
+        raise _error(source, line, f"not valid YAML: {problem}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar that cannot be constructed
+        raise _error(source, None, f"a value cannot be read: {str(exc)[:200]}") from None
+    except RecursionError:  # not reached within MAX_DEPTH
+        raise _error(source, None, "the document nests too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return documents
 
 
 def _check_expanded_size(root: yaml.Node | None) -> None:

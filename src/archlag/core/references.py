@@ -5,6 +5,10 @@
 ``localhost`` is a registry host (``127.0.0.1:5000/demo/app``). Every part is matched in full
 (never with ``$``, which also matches before a trailing newline); tags follow
 :func:`archlag.core.names.is_tag`.
+
+:func:`parse_reference` names a repository (and a tag): what a watch is. What runs may also be
+pinned to a digest (``nginx:1.27@sha256:…``, ``nginx@sha256:…``): :func:`parse_pinned_reference`
+reads that form too. Both raise only :class:`ImageReferenceError`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from archlag.core.names import MAX_REPOSITORY_LENGTH, is_tag
+from archlag.core.names import MAX_REPOSITORY_LENGTH, is_digest, is_tag
 
 DOCKER_HUB = "docker.io"
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -78,6 +82,37 @@ def parse_reference(text: str, *, allow_tag: bool = True) -> ImageReference:
             f"{original!r}: repository names are at most {MAX_REPOSITORY_LENGTH} characters"
         )
     return ImageReference(registry, text, tag)
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedReference:
+    """An image as a container runtime takes it: a repository, a tag, a digest, or both."""
+
+    image: ImageReference  # the tag, if the text named one
+    digest: str | None = None  # sha256:... or sha512:..., if the text named one
+
+    def __str__(self) -> str:
+        return f"{self.image}@{self.digest}" if self.digest else str(self.image)
+
+
+def parse_pinned_reference(text: str) -> PinnedReference:
+    """Parse ``[host[:port]/]path[:tag][@digest]``, the references pods and containers run.
+
+    The tag is left None when the text names none (a runtime would pull ``latest`` unless a
+    digest is given: that choice is the caller's).
+
+    Raises:
+        ImageReferenceError: what :func:`parse_reference` refuses, more than one ``@``, or a
+            digest that is not ``sha256:`` or ``sha512:`` with lower-case hex.
+    """
+    name, at, digest = text.strip().partition("@")
+    if not at:
+        return PinnedReference(parse_reference(name))
+    if not is_digest(digest):
+        raise ImageReferenceError(
+            f"{text[:300]!r}: {digest[:80]!r} is not a sha256: or sha512: digest"
+        )
+    return PinnedReference(parse_reference(name), digest)
 
 
 def api_base_url(registry: str, *, insecure: bool = False) -> str:
