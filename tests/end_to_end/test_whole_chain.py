@@ -48,6 +48,7 @@ pytestmark = pytest.mark.integration
 ARCHLAG = Path(sys.executable).parent / "archlag"
 REPOSITORY = "demo/app"
 TAG = "1.0"
+PREVIOUS = "0.9"  # published whole before the scenario; it runs on arm64 (discovery)
 JOB = "archlag"  # the job name alerts/archlag.rules.yml expects by default
 ALERT_TIMEOUT_SECONDS = 40.0  # 1 s polls + 5 s stall_after + 1 s scrapes and evaluations
 RESOLVE_TIMEOUT_SECONDS = 30.0
@@ -61,13 +62,10 @@ NO_DATA_WHEN_COMPLETE: dict[tuple[str, str, str], tuple[bool, str]] = {
     (OVERVIEW, "Incomplete tags: missing platforms", "A"): (True, "no platform is missing now"),
     (OVERVIEW, "archlag alerts", "A"): (True, "the alert resolved; nothing else fires"),
     (OVERVIEW, "Regressed platforms", "A"): (False, "no platform vanishes in this scenario"),
-    **{
-        (OVERVIEW, "What you run: is the next release out for your platform?", ref): (
-            False,
-            "discovery is not configured in this scenario yet",
-        )
-        for ref in "ABC"
-    },
+    (OVERVIEW, "What you run: is the next release out for your platform?", "C"): (
+        True,
+        "the arm64 workload waited while arm64 was missing; it has its update now",
+    ),
 }
 
 
@@ -77,6 +75,11 @@ def run_archlag(workdir: Path, registry: RegistryServer) -> Iterator[str]:
     if not ARCHLAG.is_file():
         pytest.fail(f"{ARCHLAG} not found: install the project (pip install -e .)")
     workdir.mkdir(parents=True, exist_ok=True)
+    # What runs: the previous release on an arm64 host (discovery's files source).
+    (workdir / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {registry.host}/{REPOSITORY}:{PREVIOUS}\n"
+        "    platform: linux/arm64\n"
+    )
     config = {
         "state_file": str(workdir / "archlag.db"),
         "defaults": {"interval": "1s", "settled_interval": "1s", "stall_after": "5s"},
@@ -84,6 +87,7 @@ def run_archlag(workdir: Path, registry: RegistryServer) -> Iterator[str]:
         "watches": [
             {"image": f"{registry.host}/{REPOSITORY}", "platforms": ["linux/amd64", "linux/arm64"]}
         ],
+        "discovery": {"interval": "1s", "files": {"paths": [str(workdir / "compose.yaml")]}},
     }
     config_path = workdir / "archlag.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -160,6 +164,7 @@ def diagnostics(*servers: PrometheusServer | AlertmanagerServer) -> str:
 def test_missing_arm64_alerts_then_resolves_and_every_panel_answers(
     registry: RegistryServer, pusher: Pusher, tmp_path: Path
 ) -> None:
+    pusher.publish(REPOSITORY, PREVIOUS, "linux/amd64", "linux/arm64")
     amd64 = pusher.push_image(REPOSITORY, "linux/amd64")
     arm64 = pusher.push_image(REPOSITORY, "linux/arm64")  # by digest only: not in the tag yet
     pusher.push_index(REPOSITORY, TAG, [amd64])

@@ -3,27 +3,22 @@ exporter)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from archlag.config import Watch, WatchSettings
 from archlag.core.platforms import Platform, parse_platform
 from archlag.core.references import parse_reference
 from archlag.core.snapshots import RepositorySnapshot
 from archlag.core.status import WatchStatus
-from archlag.exporter.discovered import RunningJudge, merge_watches, running_images
+from archlag.discovery import DiscoveredImage
+from archlag.exporter.discovered import RunningJudge, images_of, merge_watches
 from tests.support.snapshots import repository_snapshot
 
 ARM, AMD = parse_platform("linux/arm64"), parse_platform("linux/amd64")
 
 
-@dataclass(frozen=True)
-class Seen:
-    registry: str
-    repository: str
-    tag: str | None
-    digest: str | None
-    platform: Platform | None
-    source: str
+def found(
+    repository: str, tag: str, platform: Platform | None, source: str, containers: int = 1
+) -> DiscoveredImage:
+    return DiscoveredImage("docker.io", repository, tag, None, platform, source, containers)
 
 
 def test_a_configured_watch_wins_and_nothing_is_polled_twice() -> None:
@@ -37,31 +32,27 @@ def test_a_configured_watch_wins_and_nothing_is_polled_twice() -> None:
     ]
 
 
-def test_sightings_are_counted_per_image_platform_and_source() -> None:
-    seen = [
-        Seen("docker.io", "gotify/server", "2.6.0", None, ARM, "kubernetes"),
-        Seen("docker.io", "gotify/server", "2.6.0", None, ARM, "kubernetes"),
-        Seen("docker.io", "gotify/server", "2.6.0", None, ARM, "files"),
-        Seen("docker.io", "gotify/server", "2.6.0", None, AMD, "kubernetes"),
-        Seen("docker.io", "gotify/server", "2.6.0", None, None, "files"),  # platform unknown
-    ]
-    images = {(str(i.platform)): dict(i.containers) for i in running_images(seen)}
-    assert images == {
+def test_images_are_counted_per_reference_platform_and_source() -> None:
+    images = images_of([
+        found("gotify/server", "2.6.0", ARM, "kubernetes", 2),
+        found("gotify/server", "2.6.0", ARM, "files"),
+        found("gotify/server", "2.6.0", AMD, "kubernetes"),
+        found("gotify/server", "2.6.0", None, "files"),  # platform unknown: not judged
+    ])  # fmt: skip
+    assert {str(i.platform): dict(i.containers) for i in images} == {
         "linux/arm64": {"kubernetes": 2, "files": 1},
         "linux/amd64": {"kubernetes": 1},
     }
 
 
 def test_the_judge_judges_again_only_when_something_changed() -> None:
-    calls: list[str] = []
     snapshot: list[RepositorySnapshot] = [repository_snapshot(status=WatchStatus("ok"))]
 
     def repository(registry: str, name: str) -> RepositorySnapshot:
-        calls.append(name)
         return snapshot[0]
 
     judge = RunningJudge(repository)
-    judge.update(running_images([Seen("127.0.0.1:5000", "demo/app", "1.0", None, ARM, "files")]))
+    judge.update(images_of([found("demo/app", "1.0", ARM, "files")]))
     first = judge.statuses()
     assert judge.statuses() is first, "nothing changed: the same judgement"
     snapshot[0] = repository_snapshot(status=WatchStatus("ok"), generation=2)

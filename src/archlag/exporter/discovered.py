@@ -1,10 +1,14 @@
 """What discovery found, turned into what the exporter does: watches and judged running images.
 
+- :class:`DiscoveryLink`: runs :class:`archlag.discovery.Discovery` when the configuration has a
+  ``discovery`` section (and starts, reconfigures or stops it on a reload); at every change it
+  hands the repositories to the supervisor and what runs to the judge;
+
 - :func:`merge_watches`: the configured watches, then one watch per discovered repository that
   no configured watch covers (a configured watch wins: its settings, no duplicate polling), with
   the discovery's default settings;
-- :func:`running_images`: sightings (one container or file service each) counted per image
-  reference and platform, per source;
+- :func:`images_of`: discovery's images counted per image reference and platform, with the
+  containers of each source;
 - :class:`RunningJudge`: the running images judged against their repositories' snapshots
   (:func:`archlag.core.updates.judge_all`), again only when discovery or one of those
   repositories changed.
@@ -16,30 +20,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
-from archlag.config import Watch, WatchSettings
+from anyio.abc import TaskGroup
+
+from archlag.config import DiscoverySettings, Watch, WatchSettings
 from archlag.core.platforms import Platform
 from archlag.core.references import ImageReference
-from archlag.core.snapshots import RepositorySnapshot, RunningImage, RunningStatus
+from archlag.core.snapshots import RepositorySnapshot, RunningImage, RunningStatus, SourceStatus
 from archlag.core.updates import judge_all
+from archlag.discovery import DiscoveredImage, Discovery, DiscoverySnapshot
 
 Key = tuple[str, str]  # (registry, repository)
-
-
-class Sighting(Protocol):
-    """One container (or file service) that runs an image, as a discovery source saw it."""
-
-    @property
-    def registry(self) -> str: ...
-    @property
-    def repository(self) -> str: ...
-    @property
-    def tag(self) -> str | None: ...
-    @property
-    def digest(self) -> str | None: ...
-    @property
-    def platform(self) -> Platform | None: ...
-    @property
-    def source(self) -> str: ...
 
 
 def merge_watches(
@@ -53,16 +43,56 @@ def merge_watches(
     return tuple(watches)
 
 
-def running_images(sightings: Iterable[Sighting]) -> tuple[RunningImage, ...]:
-    """Sightings counted per (image reference, platform) and source. A sighting whose platform
-    is not known (a file that does not say, with no ``files.platforms``) runs on no platform
-    archlag can judge: its repository is watched, but it is not counted here."""
+class Supervised(Protocol):
+    def discovered(self, repositories: Iterable[Key]) -> object: ...
+
+
+class DiscoveryLink:
+    """The discovery of the running configuration, wired to the supervisor and the judge."""
+
+    def __init__(self, supervisor: Supervised, judge: RunningJudge) -> None:
+        self._supervisor = supervisor
+        self._judge = judge
+        self._discovery: Discovery | None = None
+        self._group: TaskGroup | None = None
+
+    def start(self, group: TaskGroup, settings: DiscoverySettings | None) -> None:
+        self._group = group
+        self.reconfigure(settings)
+
+    def reconfigure(self, settings: DiscoverySettings | None) -> None:
+        """A reload: start discovery, change its sources, or stop them all (``None``)."""
+        if self._discovery is not None:
+            self._discovery.reconfigure(settings or DiscoverySettings())
+        elif settings is not None and self._group is not None:
+            self._discovery = Discovery(settings, on_change=self._changed)
+            self._group.start_soon(self._discovery.run)
+
+    def sources(self) -> tuple[SourceStatus, ...]:
+        """The discovery sources' health, for ``/metrics``."""
+        if self._discovery is None:
+            return ()
+        return tuple(
+            SourceStatus(state.name, state.up, state.images, state.refused, state.reason)
+            for state in self._discovery.snapshot().sources
+        )
+
+    def _changed(self, snapshot: DiscoverySnapshot) -> None:
+        self._supervisor.discovered(snapshot.repositories())
+        self._judge.update(images_of(snapshot.images))
+
+
+def images_of(found: Iterable[DiscoveredImage]) -> tuple[RunningImage, ...]:
+    """Discovery's images (one per source) as running images with containers per source. An
+    image whose platform is not known (a file that does not say, without ``files.platforms``)
+    runs on no platform archlag can judge: its repository is watched, it is not counted here.
+    One that stopped running is counted with 0 containers until discovery drops it (grace)."""
     counts: dict[tuple[str, str, str | None, str | None, Platform], Counter[str]] = {}
-    for seen in sightings:
-        if seen.platform is None:
+    for image in found:
+        if image.platform is None:
             continue
-        key = (seen.registry, seen.repository, seen.tag, seen.digest, seen.platform)
-        counts.setdefault(key, Counter())[seen.source] += 1
+        key = (image.registry, image.repository, image.tag, image.digest, image.platform)
+        counts.setdefault(key, Counter())[image.source] += image.containers
     return tuple(
         RunningImage(registry, repository, tag, digest, platform, dict(sources))
         for (registry, repository, tag, digest, platform), sources in counts.items()

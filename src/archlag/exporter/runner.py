@@ -28,6 +28,7 @@ from archlag.core.sharding import Shard
 from archlag.core.snapshots import ListenerFigures, LiveSnapshot
 from archlag.events import Dispatcher, event_routes
 from archlag.events.event_tally import EventTally
+from archlag.exporter.discovered import DiscoveryLink, RunningJudge
 from archlag.exporter.supervisor import Changes, Supervisor
 from archlag.metrics import Exposition, RenderSchedule
 from archlag.registry.archlag_access import ArchlagAccess
@@ -77,9 +78,12 @@ class ReloadStatus:
 class Reloader:
     """Re-reads the configuration file; applies it only when it is valid as a whole."""
 
-    def __init__(self, path: Path, supervisor: Supervisor) -> None:
+    def __init__(
+        self, path: Path, supervisor: Supervisor, discovery: DiscoveryLink | None = None
+    ) -> None:
         self._path = path
         self._supervisor = supervisor
+        self._discovery = discovery
         self._lock = anyio.Lock()
         self.status = ReloadStatus()
 
@@ -95,6 +99,8 @@ class Reloader:
                            file=str(self._path), errors=len(exc.issues), issues=issues)  # fmt: skip
                 return str(exc)
             changes = self._supervisor.apply(config)
+            if self._discovery is not None:
+                self._discovery.reconfigure(config.discovery)
             self.status.successful, self.status.last_success = True, time.time()
             _log_reload(why, changes)
             return None
@@ -112,6 +118,8 @@ class LiveFigures:
     events: EventTally
     listeners: tuple[ListenerTally, ...] = ()
     web: LiveWebConfig | None = None
+    judge: RunningJudge | None = None
+    discovery: DiscoveryLink | None = None
 
     def snapshot(self) -> LiveSnapshot:
         return LiveSnapshot(
@@ -131,6 +139,8 @@ class LiveFigures:
             ),
             web_config_successful=self.web.successful if self.web else None,
             web_config_success_time=self.web.last_success if self.web else None,
+            running=self.judge.statuses() if self.judge else (),
+            discovery=self.discovery.sources() if self.discovery else (),
         )
 
 
@@ -155,14 +165,17 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         peers=options.peers,
         peer_access=options.peer_access,
     )
-    reloader = Reloader(options.config_path, supervisor)
+    judge = RunningJudge(supervisor.repository_snapshot)
+    discovery = DiscoveryLink(supervisor, judge)
+    reloader = Reloader(options.config_path, supervisor, discovery)
     web = None
     if options.web_config is not None and options.web_config_path is not None:
         web = LiveWebConfig(options.web_config_path, options.web_config)
     tallies = [ListenerTally("main")] + ([ListenerTally("events")] if options.events_listen else [])
     live = LiveFigures(
-        supervisor, store, reloader.status, options.shard, requests, events, tuple(tallies), web
-    )
+        supervisor, store, reloader.status, options.shard, requests, events, tuple(tallies), web,
+        judge, discovery,
+    )  # fmt: skip
     exposition = Exposition(supervisor.snapshot, live=live.snapshot, schedule=schedule)
     receivers = event_routes(supervisor.receivers, Dispatcher(supervisor.poller), events)
 
@@ -179,6 +192,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
         reload=reloader.reload if options.enable_lifecycle else None,
         export=export,
         repository=supervisor.repository_snapshot,
+        running=judge.statuses,
     )
     apps: list[ASGIApp] = [app]
     addresses = [options.listen]
@@ -197,6 +211,7 @@ async def run(config: Config, store: Store, options: RunOptions) -> None:
     try:
         async with anyio.create_task_group() as group:
             supervisor.start(group)
+            discovery.start(group, config.discovery)
             exposition.prime()
             group.start_soon(_watch_signals, shutdown, reloader)
             group.start_soon(exposition.run)

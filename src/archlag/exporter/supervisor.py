@@ -20,17 +20,18 @@ watch first adopts the history a peer holds for it (:mod:`archlag.exporter.hando
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
 
 from archlag import logs
-from archlag.config import Config, Receiver, Watch
+from archlag.config import Config, Receiver, Watch, WatchSettings
 from archlag.core.sharding import Shard
 from archlag.core.snapshots import RegistryStatus, RepositorySnapshot, Snapshot
 from archlag.events.event_tally import EventTally
+from archlag.exporter.discovered import merge_watches
 from archlag.exporter.handoff import adopt, done, needed
 from archlag.polling.poller import WatchPoller, load_state
 from archlag.polling.source import RegistryTagSource, tag_source
@@ -100,13 +101,19 @@ class Supervisor:
         self._clients: dict[str, RegistryClient] = {}
         self._sources: dict[str, RegistryTagSource] = {}
         self._running: dict[Key, _Running] = {}
+        self._discovered: tuple[Key, ...] = ()  # repositories discovery found running
         self._group: TaskGroup | None = None
 
     # -- views for the rest of the process ----------------------------------------------------
 
     def watches(self) -> list[Watch]:
-        """The watches of this shard in the configuration."""
-        return [w for w in self.config.watches if self.shard.owns(w.registry, w.repository)]
+        """The watches of this shard: the configured ones, and one per repository discovery
+        found running that none of them covers (with ``discovery.defaults``)."""
+        discovery = self.config.discovery
+        found = self._discovered if discovery is not None else ()
+        settings = discovery.defaults if discovery is not None else None
+        merged = merge_watches(self.config.watches, found, settings or WatchSettings())
+        return [w for w in merged if self.shard.owns(w.registry, w.repository)]
 
     def pollers(self) -> list[WatchPoller]:
         return [running.poller for running in self._running.values()]
@@ -173,6 +180,29 @@ class Supervisor:
                 logs.event(log, logging.WARNING, "reload_ignores_listen_address", setting=what,
                            note="listen addresses change only with a restart")  # fmt: skip
         replaced = self._replace_registries(old, new)
+        added, removed, changed = self._converge(replaced)
+        self._events.retain(r.name for r in new.receivers)
+        self._on_change()
+        return Changes(added, removed, changed, tuple(replaced), old.receivers != new.receivers)
+
+    def discovered(self, repositories: Iterable[Key]) -> Changes:
+        """What discovery finds running now: its repositories are watched (this shard's share),
+        those it no longer finds (after its grace) stop; their history stays in the state."""
+        found = tuple(sorted(set(repositories)))
+        if found == self._discovered:
+            return Changes()
+        self._discovered = found
+        replaced = self._replace_registries(self.config, self.config)
+        added, removed, changed = self._converge(replaced)
+        if added or removed:
+            logs.event(log, logging.INFO, "discovered_watches_changed", added=len(added),
+                       removed=len(removed), watched=len(self._running))  # fmt: skip
+            self._on_change()
+        return Changes(added, removed, changed, tuple(replaced))
+
+    def _converge(self, replaced: list[str]) -> tuple[tuple[Key, ...], ...]:
+        """Start, stop and reconfigure pollers to match :meth:`watches`; returns the added,
+        removed and changed keys."""
         wanted = {(w.registry, w.repository): w for w in self.watches()}
         removed = tuple(key for key in self._running if key not in wanted)
         for key in removed:
@@ -186,11 +216,7 @@ class Supervisor:
             elif running.poller.watch != watch or watch.registry in replaced:
                 running.poller.reconfigure(watch, self._sources[watch.registry])
                 changed.append(key)
-        self._events.retain(r.name for r in new.receivers)
-        self._on_change()
-        return Changes(
-            tuple(added), removed, tuple(changed), tuple(replaced), old.receivers != new.receivers
-        )
+        return tuple(added), removed, tuple(changed)
 
     # -- pieces --------------------------------------------------------------------------------
 
