@@ -248,6 +248,12 @@ def test_first_seen_times_survive_kill_9_after_the_attacks(suite: Suite) -> None
     )
     changed = {k: v for k, v in first_seen(polled).items() if k in before and before[k] != v}
     assert not changed, "polls after the restart change no first-seen time"
+    # The tests below read the watches' statuses, which a restart sets back to pending until
+    # each watch's first poll: wait for every one, not only the control, before they look.
+    suite.wait_for(
+        lambda s: not any(s.series("archlag_watch_status", status="pending").values()),
+        "every watch polled again after the restart",
+    )
     labels = {"registry": suite.control, "repository": CONTROL}
     assert polled.value("archlag_tag_publication_spread_seconds_count", **labels) == 1
 
