@@ -345,7 +345,8 @@ def health_flags(podman: Podman, image: str) -> list[str]:
     ``--health-cmd``, so the image's own check is restated, with its timeout, retries and start
     period; ``podman healthcheck run`` then runs exactly what the image declares.
     """
-    healthcheck = podman.inspect("image", image).get("Config", {}).get("Healthcheck")
+    inspected = podman.inspect("image", image)
+    healthcheck = inspected.get("Healthcheck") or inspected["Config"].get("Healthcheck")
     if systemd_runs() or not healthcheck:
         return []
     kind, *command = healthcheck["Test"]
