@@ -67,7 +67,7 @@ __all__ = [
 COMMAND_TIMEOUT = 120.0  # seconds for one podman or buildah command, unless the caller says
 _TOOLS = {"podman": "podman", "buildah": "buildah", "runc": "runc", "conmon": "conmon"}
 _OUTPUT_TAIL_LINES = 30
-_OVERLAY_MAGIC_FSTYPES = {"overlay", "aufs"}  # overlay cannot stack on these
+_NO_OVERLAY_ON = {"overlay", "aufs"}  # overlay cannot stack on these
 
 
 class PodmanError(RuntimeError):
@@ -178,7 +178,7 @@ def _fstype(path: Path) -> str:
 def _storage_options(graphroot: Path) -> tuple[str, str | None]:
     """The storage driver for a store at ``graphroot``, and fuse-overlayfs when the kernel's
     overlay cannot stack on the filesystem there (a CI job inside a container)."""
-    if _fstype(graphroot.parent) not in _OVERLAY_MAGIC_FSTYPES:
+    if _fstype(graphroot.parent) not in _NO_OVERLAY_ON:
         return "overlay", None
     if Path("/dev/fuse").exists() and shutil.which("fuse-overlayfs"):
         return "overlay", shutil.which("fuse-overlayfs")
