@@ -3,14 +3,20 @@
 #   docker build -t archlag .
 #   docker run -v "$PWD/archlag.yml:/etc/archlag/config.yml:ro" -p 10043:10043 archlag
 #
+# buildah and podman need --format docker, or the image has no HEALTHCHECK (OCI has none).
+#
 # Multi-arch release: see docs/deployment.md. VERSION must match pyproject.toml
 # (tests/project/test_image.py checks it); PYTHON_IMAGE pins the base for both stages.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 # Build stage: install archlag and its dependencies into a virtualenv from the source tree.
 FROM ${PYTHON_IMAGE} AS build
+# pip reads the system's CA bundle, whichever pip the base brings (some read only their own
+# copy of certifi): behind a TLS-inspecting proxy, mounting the host's bundle there for the
+# build is then enough (docs/deployment.md). This stage's ENV does not reach the image.
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src/ src/

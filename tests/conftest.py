@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from archlag.store import SQLiteStore
+from tests.support.podman import Podman, PodmanError, end_session, start_session
+from tests.support.podman_engine import PodmanEngine
 from tests.support.pusher import Pusher
 from tests.support.registry_server import RegistryServer, RegistryServerError
 
@@ -54,6 +56,36 @@ def pusher(registry: RegistryServer) -> Iterator[Pusher]:
     """A Pusher bound to the ``registry`` fixture."""
     with Pusher(registry.url) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def podman() -> Iterator[Podman]:
+    """podman and buildah over a store of this session's own (tests/support/podman.py), with
+    the machine's image cache readable; removed with its containers at the end."""
+    try:
+        session = start_session()
+    except PodmanError as error:
+        pytest.fail(str(error), pytrace=False)  # never a skip: CI must see it
+    try:
+        yield session
+    finally:
+        end_session(session)
+
+
+@pytest.fixture
+def podman_engine(podman: Podman, tmp_path: Path) -> Iterator[PodmanEngine]:
+    """Podman's Docker-compatible Engine API on ``tmp_path/podman.sock``, with helpers to push
+    a runnable image to a test registry and run, create or stop containers of it; they are
+    removed after the test."""
+    engine = PodmanEngine(podman, tmp_path / "podman.sock", log=tmp_path / "podman-service.log")
+    try:
+        engine.start()
+    except PodmanError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 @pytest.fixture

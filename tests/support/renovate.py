@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, cache_dir
 
 __all__ = [
     "Dependency",
@@ -120,10 +120,7 @@ def renovate_command() -> Path:
     """The installed pinned ``renovate`` command."""
     configured = os.environ.get("ARCHLAG_RENOVATE")
     version = pinned_version()
-    cache = os.environ.get("ARCHLAG_CACHE_DIR") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archlag"
-    )
-    installed = Path(cache) / "renovate" / f"renovate@{version}" / "node_modules" / ".bin"
+    installed = cache_dir() / "renovate" / f"renovate@{version}" / "node_modules" / ".bin"
     command = Path(configured) if configured else installed / "renovate"
     if not command.is_file():
         raise RenovateMissingError(
