@@ -1,7 +1,6 @@
-"""The Docker source against a fake Engine API on a unix socket (and tcp://), served for real.
-
-The real ``podman system service`` fixture (tests/support/podman.py) is another branch's; until
-it lands these run against tests/support/fake_engine.py, shaped from the Engine API reference.
+"""The Docker source against a fake Engine API on a unix socket (and tcp://), served for real:
+the answers a real engine rarely gives (hostile, huge, broken, an arm64 host), shaped from the
+Engine API reference (tests/support/fake_engine.py). The real podman is in test_docker_podman.py.
 """
 
 from __future__ import annotations
