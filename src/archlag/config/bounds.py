@@ -7,6 +7,7 @@ deep or large enough to fail with anything but a :class:`~archlag.config.setting
 from __future__ import annotations
 
 from archlag.core.durations import parse_duration
+from archlag.core.lateness import WINDOW
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # the configuration file; a large one is a few KiB
 MAX_DEPTH = 64  # nesting of YAML mappings and lists; archlag's keys need 6
@@ -25,3 +26,5 @@ CONCURRENCY = (1, 64)  # registries.<host>.concurrency
 REQUESTS_PER_MINUTE = (1, 100_000)  # registries.<host>.requests_per_minute
 MAX_RECEIVERS = 64  # receivers: entries
 EVENTS_PER_SECOND = (1, 10_000)  # receivers[].events_per_second
+LATENESS_MARGIN = (1.0, 100.0)  # lateness.margin: below 1 would page on ordinary releases
+LATENESS_MIN_OBSERVATIONS = (1, WINDOW)  # lateness.min_observations: at most what is kept

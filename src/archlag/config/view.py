@@ -27,9 +27,10 @@ from archlag.secrets import Secret
 
 REDACTED = "<secret>"
 # Number settings that hold seconds, written in the file's own duration syntax.
-_DURATIONS = frozenset(
-    {"interval", "settled_interval", "stall_after", "timeout", "max_backoff", "latency_buckets"}
-)
+_DURATIONS = frozenset({
+    "interval", "settled_interval", "stall_after", "timeout", "max_backoff", "latency_buckets",
+    "min", "max",  # lateness
+})  # fmt: skip
 _NOT_WRITTEN = frozenset({"host"})  # a registry's host is its key in `registries`
 
 

@@ -32,7 +32,6 @@ from archlag.core.publication import TagState
 WINDOW = 20  # the measured delays of a platform an expectation rests on, the most recent ones
 TYPICAL_QUANTILE = 0.5
 HIGH_QUANTILE = 0.95
-QUANTILES = (TYPICAL_QUANTILE, HIGH_QUANTILE)
 
 # Where a deadline comes from (Deadline.basis).
 HISTORY = "history"  # the repository's own delays for the platform
@@ -57,9 +56,12 @@ class ExpectedDelay:
     high: float  # p95
     observations: int  # how many delays these rest on (at most WINDOW)
 
-    def quantile(self, q: float) -> float:
-        """The value exported for quantile ``q`` (one of :data:`QUANTILES`)."""
-        return self.typical if q == TYPICAL_QUANTILE else self.high
+    def percentiles(self) -> tuple[tuple[str, float], ...]:
+        """``("50", typical), ("95", high)``: the values by percentile, as exported."""
+        return (
+            (f"{TYPICAL_QUANTILE * 100:g}", self.typical),
+            (f"{HIGH_QUANTILE * 100:g}", self.high),
+        )
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float:

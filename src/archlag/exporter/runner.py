@@ -113,6 +113,7 @@ class LiveFigures:
             reload_successful=self.reloads.successful,
             reload_success_time=self.reloads.last_success,
             last_poll_success=self.supervisor.last_poll_success(),
+            deadlines=self.supervisor.deadlines(),
         )
 
 

@@ -1,6 +1,6 @@
 """The small families that change with every request, rendered at each scrape: what registries
-said about rate limits, the state file's health, the version, shards and reloads, and archlag's
-own traffic."""
+said about rate limits, the state file's health, the version, shards and reloads, whether each
+missing platform is late by now, and archlag's own traffic."""
 
 from __future__ import annotations
 
@@ -61,6 +61,12 @@ RELOAD_OK = Spec(
     "gauge",
     "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
 )
+LATE = Spec(
+    "archlag_tag_platform_late",
+    "gauge",
+    "1 once this missing platform of the tag is past "
+    "archlag_tag_platform_late_after_timestamp_seconds, else 0 (as of this scrape)",
+)
 RELOAD_AT = Spec(
     "archlag_config_last_reload_success_timestamp_seconds",
     "gauge",
@@ -101,5 +107,21 @@ def live_families(live: LiveSnapshot) -> list[Family]:
         polled.gauge(label_set(registry=registry, repository=repository), at)
     return [
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
-        reloaded_at, polled, *traffic_families(live.requests, live.receivers),
+        reloaded_at, polled, _late(live), *traffic_families(live.requests, live.receivers),
     ]  # fmt: skip
+
+
+def _late(live: LiveSnapshot) -> Family:
+    """Whether each missing platform is late now: the one figure that changes with the clock
+    alone, so it is rendered at every scrape from deadlines that change only with the state."""
+    late = Family(LATE)
+    for (registry, repository), pending in live.deadlines.items():
+        for deadline in pending:
+            labels = label_set(
+                registry=registry,
+                repository=repository,
+                tag=deadline.tag,
+                platform=str(deadline.platform),
+            )
+            late.gauge(labels, 1 if deadline.late(live.taken_at) else 0)
+    return late
