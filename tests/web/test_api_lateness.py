@@ -11,37 +11,19 @@ import jsonschema
 import pytest
 
 from archlag.core.lateness import LatenessSettings
-from archlag.core.platforms import parse_platform
-from archlag.core.publication import Content, apply_content, begin_expectations
 from archlag.core.snapshots import Snapshot
 from archlag.metrics import Exposition
-from archlag.polling.repository_state import RepositoryState
 from archlag.web.app import Readiness, create_app
+from tests.support.lateness import with_history
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.anyio
 
 SCHEMA = json.loads((ROOT / "src/archlag/web/api/schema.json").read_text(encoding="utf-8"))
-AMD, ARM, V7 = (parse_platform(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7"))
-HOUR = 3600.0
-
-
-def watched(now: float) -> RepositoryState:
-    """arm64 usually +18m (p95 25m, 12 releases: late 37m30s after the first platform), arm/v7
-    never measured (stall_after, 30m). 2.1 began 3 hours ago, 2.2 a minute ago."""
-    repo = RepositoryState("r.example", "demo/app", (0.0, 60.0))
-    for minutes in [18, 12, 20, 25, 14, 18, 24, 16, 19, 17, 22, 15]:
-        repo.observe(AMD, 0.0, estimated=False)
-        repo.observe(ARM, minutes * 60.0, estimated=False)
-    for tag, began in (("2.2", now - 60), ("2.1", now - 3 * HOUR)):
-        state = apply_content(None, tag, Content("sha256:" + tag, {AMD: "sha256:a"}), began).state
-        repo.tags[tag] = begin_expectations({tag: state}, frozenset({AMD, ARM, V7}))[tag]
-    repo.selected = ("2.2", "2.1")
-    return repo
 
 
 async def tags_of(now: float, **params: Any) -> dict[str, Any]:
-    repo = watched(now).snapshot(60.0, 1800.0, lateness=LatenessSettings())
+    repo = with_history(now).snapshot(60.0, 1800.0, lateness=LatenessSettings())
     snapshot = Snapshot((repo,))
     app = create_app(Exposition(lambda: snapshot), lambda: snapshot, Readiness(0, 0), "1")
     transport = httpx.ASGITransport(app=app)
