@@ -4,7 +4,9 @@ Prints numbers; asserts nothing. Usage: python benchmarks/metrics_render.py [TAG
 
 ``render_seconds`` is a whole rendering of every repository; ``rerender_one_repository_seconds``
 is what archlag does after a poll changed one repository (the others' samples are reused), and
-``serve_seconds`` what one scrape costs once a rendering exists.
+``serve_seconds`` what one scrape costs once a rendering exists, including what is rendered at
+every scrape: here every tag lacks a platform, so each scrape says for each of them whether it
+is late (``late_series``), the worst case of that family.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import statistics
 import sys
 import time
 
+from archlag.core.lateness import LatenessRule
 from archlag.core.platforms import parse_platform
 from archlag.core.publication import Content, apply_content, begin_expectations
-from archlag.core.snapshots import Snapshot
+from archlag.core.snapshots import LiveSnapshot, Snapshot
 from archlag.metrics import Exposition
 from archlag.polling.repository_state import RepositoryState
 
@@ -61,10 +64,16 @@ def main() -> None:
     def snapshot() -> Snapshot:
         return Snapshot(tuple(r.snapshot(60, 1800) for r in repos))
 
+    def live() -> LiveSnapshot:
+        rule = LatenessRule()  # what the supervisor asks every watch at each scrape
+        return LiveSnapshot(
+            deadlines={(r.registry, r.repository): r.deadlines(rule) for r in repos}
+        )
+
     def full() -> None:
         Exposition(snapshot).prime()
 
-    exposition = Exposition(snapshot)
+    exposition = Exposition(snapshot, live=live)
     exposition.prime()
 
     def one_repository() -> None:
@@ -72,7 +81,8 @@ def main() -> None:
         exposition._latest = exposition._render(snapshot())  # what the renderer task does
 
     size = len(b"".join(exposition.body(openmetrics=True)))
-    print(f"tags={tags} platforms_per_tag={len(PLATFORMS)} bytes={size}")
+    late = sum(len(pending) for pending in live().deadlines.values())
+    print(f"tags={tags} platforms_per_tag={len(PLATFORMS)} bytes={size} late_series={late}")
     print(summary("render_seconds", timed(rounds, full)))
     print(summary("rerender_one_repository_seconds", timed(rounds, one_repository)))
     print(summary("serve_seconds", timed(rounds, lambda: exposition.body(openmetrics=True))))

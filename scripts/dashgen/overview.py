@@ -28,10 +28,7 @@ PLATFORM_FIRST_SEEN = dedup(
 COMPLETE = dedup(REPO("archlag_tag_complete"), TAG_KEYS)
 
 REGRESSED = f"{AVAILABLE} == 0 and {on(PLATFORM_KEYS)} {PLATFORM_FIRST_SEEN}"
-STALLED = (
-    f"{MISSING} > {on(REPO_KEYS)} group_left ()"
-    f" {dedup(REPO('archlag_watch_stall_threshold_seconds'), REPO_KEYS)}"
-)
+LATE = f"{dedup(REPO('archlag_tag_platform_late'), PLATFORM_KEYS)} == 1"
 # Publications completed per repository over the dashboard's time range.
 COMPLETIONS = dedup(f"increase({REPO(f'{SPREAD}_count')}[$__range])", REPO_KEYS)
 # The last platform's first-seen minus the tag's, within each process, then one per tag.
@@ -82,10 +79,11 @@ def _top_row() -> list[PanelBuilder]:
             thresholds=WARN_FROM_ONE,
         ),
         stat(
-            "Stalled platforms",
-            "Missing platforms whose tag appeared longer ago than the watch's stall_after: "
-            "what ArchlagPlatformMissing alerts on.",
-            Query(f"count({STALLED}) or vector(0)"),
+            "Late platforms",
+            "Missing platforms past their deadline, which follows from how long each usually "
+            "takes in its repository (or the watch's stall_after while too few releases were "
+            "measured): what ArchlagPlatformLate pages on.",
+            Query(f"count({LATE}) or vector(0)"),
             width=4,
             thresholds=steps((None, GREEN), (1, RED)),
         ),

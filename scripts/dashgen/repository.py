@@ -8,12 +8,14 @@ from dashgen.dashboard import dashboard, query_variable, repository_variables
 from dashgen.grafana import (
     GREEN,
     ORANGE,
+    RED,
     Layout,
     Query,
     binary_mapping,
     mapped_column,
     steps,
     unit_override,
+    value_mapping,
 )
 from dashgen.panels import bargauge, stat, state_timeline, status_history, table
 from dashgen.promql import (
@@ -29,8 +31,10 @@ from dashgen.promql import (
 REPO = Selectors("job", "instance", "registry", "repository")
 TAG = Selectors("job", "instance", "registry", "repository", "tag")
 DELAY = "archlag_platform_publication_delay_seconds"
+EXPECTED = "archlag_platform_expected_delay_seconds"
 FIRST_SEEN = "archlag_tag_platform_first_seen_timestamp_seconds"
 PRESENT = binary_mapping("present", "missing")
+LATE = value_mapping(**{"0": ("not yet", GREEN), "1": ("late", RED)})
 
 
 def _delay_increase(suffix: str, extra: tuple[str, ...] = ()) -> str:
@@ -42,6 +46,13 @@ def _delay_increase(suffix: str, extra: tuple[str, ...] = ()) -> str:
 
 def _delay_quantile(q: float) -> str:
     return f"histogram_quantile({q}, {_delay_increase('bucket', ('le',))})"
+
+
+def _expected(percentile: str) -> str:
+    """Per platform, the repository's expected delay (its last 20 measured delays)."""
+    matcher = 'percentile="' + percentile + '"'
+    per_watch = dedup(REPO(EXPECTED, matcher), (*REPO_KEYS, "platform"))
+    return f"sum by (platform) ({per_watch})"
 
 
 def _per_tag_difference(later: str, earlier: str, keys: tuple[str, ...]) -> str:
@@ -61,8 +72,9 @@ def build() -> sdk.Dashboard:
     layout.add(
         stat(
             "Stall threshold",
-            "The watch's stall_after: how long after a tag's first platform a missing "
-            "platform alerts.",
+            "The watch's stall_after: when a missing platform is late while archlag has "
+            "measured too few releases of it (ArchlagPlatformLate), and the fixed threshold of "
+            "ArchlagPlatformMissing.",
             Query(dedup(REPO("archlag_watch_stall_threshold_seconds"), REPO_KEYS)),
             unit="s",
         ),
@@ -112,23 +124,39 @@ def build() -> sdk.Dashboard:
         bargauge(
             "Delay after the first platform, by platform",
             "For publications completed in the time range: median (p50) and 90th percentile "
-            "(p90) of how long after the publication's first platform each platform appeared. "
-            "The platform with the longest bar is usually the last one.",
+            "(p90) of how long after the publication's first platform each platform appeared; "
+            "and what archlag expects of it (the median of its last 20 measured delays, "
+            "whatever the time range), which decides when a missing one is late. The platform "
+            "with the longest bar is usually the last one.",
             [
                 Query(_delay_quantile(0.5), "{{platform}} p50"),
                 Query(_delay_quantile(0.9), "{{platform}} p90"),
+                Query(_expected("50"), "{{platform}} expected"),
             ],
             unit="s",
         ),
         table(
             "Delay by platform",
             "Per platform, over the publications completed in the time range: p50, p90 and "
-            "mean delay after the first platform, and how many publications that covers.",
+            "mean delay after the first platform, and how many publications that covers. "
+            "Beside them, what archlag expects (its last 20 measured delays, whatever the time "
+            "range): the usual delay (p50), the slow one (p95; times lateness.margin it is the "
+            "deadline of a missing platform) and how many releases that rests on.",
             [
                 Query(_delay_quantile(0.5)),
                 Query(_delay_quantile(0.9)),
                 Query(f"{_delay_increase('sum')} / {_delay_increase('count')}"),
                 Query(f"round({_delay_increase('count')})"),
+                Query(_expected("50")),
+                Query(_expected("95")),
+                Query(
+                    "sum by (platform) ("
+                    + dedup(
+                        REPO("archlag_platform_expected_delay_observations"),
+                        (*REPO_KEYS, "platform"),
+                    )
+                    + ")"
+                ),
             ],
             unit="s",
             rename={
@@ -136,8 +164,14 @@ def build() -> sdk.Dashboard:
                 "Value #B": "p90",
                 "Value #C": "mean",
                 "Value #D": "publications",
+                "Value #E": "expected p50",
+                "Value #F": "expected p95",
+                "Value #G": "releases measured",
             },
-            overrides=[unit_override("publications", "none")],
+            overrides=[
+                unit_override("publications", "none"),
+                unit_override("releases measured", "none"),
+            ],
             sort_by="p90",
         ),
     )
@@ -172,6 +206,28 @@ def build() -> sdk.Dashboard:
             ],
             unit="s",
             matrix=("tag", "platform"),
+        ),
+    )
+    late_after = dedup(TAG("archlag_tag_platform_late_after_timestamp_seconds"), PLATFORM_KEYS)
+    layout.add(
+        table(
+            "Missing platforms: when they are late",
+            "Each expected platform a tag still lacks: when it becomes late (its repository's "
+            "p95 delay for it times lateness.margin, bounded by lateness.min and max, after "
+            "the tag's first platform; the watch's stall_after while too few releases were "
+            "measured) and whether it is, which is what ArchlagPlatformLate pages on. Empty "
+            "while nothing is missing.",
+            [
+                Query(f"{late_after} * 1000"),
+                Query(dedup(TAG("archlag_tag_platform_late"), PLATFORM_KEYS)),
+            ],
+            unit="dateTimeAsIso",
+            rename={"Value #A": "late after", "Value #B": "late"},
+            overrides=[
+                mapped_column("late", LATE, thresholds=steps((None, GREEN), (1, RED))),
+            ],
+            sort_by="late after",
+            width=24,
         ),
     )
     last_absent = "archlag_tag_platform_last_absent_timestamp_seconds"

@@ -15,6 +15,7 @@ from archlag.config.discovery_section import (
     FILES_KEYS,
     KUBERNETES_KEYS,
 )
+from archlag.config.lateness_settings import LATENESS_KEYS
 from archlag.config.loader import TOP_LEVEL_KEYS, WATCH_KEYS
 from archlag.config.registries import REGISTRY_KEYS
 from archlag.config.settings import (
@@ -25,6 +26,7 @@ from archlag.config.settings import (
 )
 from archlag.config.tag_filter import TagFilter
 from archlag.config.view import render_config
+from archlag.core.lateness import LatenessSettings
 from archlag.core.references import parse_reference
 from archlag.secrets import Secret
 from tests.support.archlag_process import run_archlag
@@ -60,6 +62,7 @@ defaults:
   tags: {{include: ['^\\d+\\.\\d+$', '(?i)^v'], exclude: ['-rc\\d*$'], limit: 7}}
   platform_tags: "{{tag}}-{{arch}}"
   backfill: true
+  lateness: {{min: 1m, max: 12h, margin: 2, min_observations: 8}}
 registries:
   index.docker.io:
     username: me
@@ -82,6 +85,7 @@ watches:
     tags: {{include: ['^2\\.'], limit: 3}}
     platform_tags: "{{tag}}-{{os}}-{{arch}}"
     backfill: false
+    lateness: {{min: 90s, max: 1d, margin: 1.25, min_observations: 3}}
   - image: 127.0.0.1:5000/demo/app
 receivers:
   - {{name: local, type: distribution, secret_env: HOOK_SECRET, registry: "127.0.0.1:5000",
@@ -144,6 +148,12 @@ def test_the_shapes_are_those_of_the_file(tmp_path: Path) -> None:
     assert gotify["tags"] == {"include": ["^2\\."], "exclude": ["-rc\\d*$"], "limit": 3}
     assert gotify["settled_interval"] == "1d"
     assert document["watches"][1]["platform_tags"] == "{tag}-{arch}", "inherited, written out"
+    assert gotify["lateness"] == {
+        "min": "1m30s",
+        "max": "1d",
+        "margin": 1.25,
+        "min_observations": 3,
+    }
     discovery = document["discovery"]
     assert set(discovery) == DISCOVERY_KEYS
     assert (discovery["interval"], discovery["grace"]) == ("30s", "2h")
@@ -173,7 +183,7 @@ def test_a_secret_set_in_code_has_no_reference_and_is_redacted() -> None:
 @pytest.mark.parametrize(
     "kind",
     [WatchSettings, RegistrySettings, TagFilter, DiscoverySettings, KubernetesDiscovery,
-     DockerDiscovery, FilesDiscovery],
+     DockerDiscovery, FilesDiscovery, LatenessSettings],
 )  # fmt: skip
 def test_every_setting_of_the_dataclasses_is_a_key_of_the_file(kind: type) -> None:
     # A setting added to the dataclasses must be readable from the file, or the view would
@@ -187,5 +197,6 @@ def test_every_setting_of_the_dataclasses_is_a_key_of_the_file(kind: type) -> No
         KubernetesDiscovery: KUBERNETES_KEYS,
         DockerDiscovery: DOCKER_KEYS,
         FilesDiscovery: FILES_KEYS,
+        LatenessSettings: LATENESS_KEYS,
     }[kind]
     assert names <= keys

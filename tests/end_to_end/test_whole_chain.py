@@ -4,8 +4,10 @@ The Debian docker-registry holds ``demo/app``; the real ``archlag`` process watc
 1-second polls and a 5-second ``stall_after``; the real Prometheus scrapes archlag every second
 and loads ``alerts/archlag.rules.yml`` unchanged; the real Alertmanager receives its alerts.
 
-Tag 1.0 is published with amd64 only, so ArchlagPlatformMissing for linux/arm64 must reach
-Alertmanager; then arm64 is published and the alert must resolve. In both states every query
+Tag 1.0 is published with amd64 only, so ArchlagPlatformLate for linux/arm64 must reach
+Alertmanager as the page (with no history of the repository yet its deadline is the 5-second
+``stall_after``), beside the informational ArchlagPlatformMissing; then arm64 is published and
+both must resolve. In both states every query
 of every dashboard panel is evaluated against the same Prometheus, with the dashboard
 variables set to this scenario's values.
 """
@@ -66,6 +68,8 @@ NO_DATA_WHEN_COMPLETE: dict[tuple[str, str, str], tuple[bool, str]] = {
         True,
         "the arm64 workload waited while arm64 was missing; it has its update now",
     ),
+    (REPOSITORY_DASHBOARD, "Missing platforms: when they are late", "A"): (True, "none missing"),
+    (REPOSITORY_DASHBOARD, "Missing platforms: when they are late", "B"): (True, "none missing"),
 }
 
 
@@ -122,16 +126,28 @@ def run_archlag(workdir: Path, registry: RegistryServer) -> Iterator[str]:
                 process.wait()
 
 
-def missing_arm64_alerts(alertmanager: AlertmanagerServer, registry: str) -> list[dict[str, Any]]:
+PAGE, FALLBACK = "ArchlagPlatformLate", "ArchlagPlatformMissing"
+
+
+def missing_arm64_alerts(
+    alertmanager: AlertmanagerServer, registry: str, *names: str
+) -> list[dict[str, Any]]:
     return [
         alert
         for alert in alertmanager.alerts()
-        if alert["labels"].get("alertname") == "ArchlagPlatformMissing"
+        if alert["labels"].get("alertname") in names
         and alert["labels"].get("registry") == registry
         and alert["labels"].get("repository") == REPOSITORY
         and alert["labels"].get("tag") == TAG
         and alert["labels"].get("platform") == "linux/arm64"
     ]
+
+
+def both_alerts(alertmanager: AlertmanagerServer, registry: str) -> dict[str, dict[str, Any]]:
+    """The page and the fallback for the missing arm64 by name, once both are there."""
+    found = missing_arm64_alerts(alertmanager, registry, PAGE, FALLBACK)
+    by_name = {alert["labels"]["alertname"]: alert for alert in found}
+    return by_name if len(by_name) == 2 else {}
 
 
 def dashboard_queries() -> list[Query]:
@@ -192,35 +208,46 @@ def test_missing_arm64_alerts_then_resolves_and_every_panel_answers(
             }
             queries = dashboard_queries()
 
-            # amd64 only: the alert reaches Alertmanager once stall_after has passed.
+            # amd64 only: both alerts reach Alertmanager once stall_after has passed.
             try:
                 fired = wait_for(
-                    lambda: missing_arm64_alerts(alertmanager, registry.host),
+                    lambda: both_alerts(alertmanager, registry.host),
                     timeout=ALERT_TIMEOUT_SECONDS,
-                    what="ArchlagPlatformMissing{platform='linux/arm64'} in Alertmanager",
+                    what=f"{PAGE} and {FALLBACK} for linux/arm64 in Alertmanager",
                 )
             except TimeoutError as error:
                 pytest.fail(
                     f"{error}\nPrometheus alerts: {prometheus.alerts()}\n"
                     f"{diagnostics(prometheus, alertmanager)}"
                 )
-            alert = fired[0]
-            assert alert["labels"]["severity"] == "warning"
-            assert alert["labels"]["job"] == JOB
+            page, fallback = fired[PAGE], fired[FALLBACK]
+            assert (page["labels"]["severity"], fallback["labels"]["severity"]) == (
+                "warning",
+                "info",
+            )
+            assert page["labels"]["job"] == JOB
+            assert re.fullmatch(
+                r"linux/arm64 of demo/app:1\.0 is late, [0-9.]+m?s past its deadline\.",
+                page["annotations"]["summary"],
+            ), page["annotations"]["summary"]
+            assert (
+                "archlag has measured no release of it here yet"
+                in (page["annotations"]["description"])
+            )
+            assert page["annotations"]["runbook_url"].endswith("#archlagplatformlate")
             assert re.fullmatch(
                 r"linux/arm64 of demo/app:1\.0 still missing [0-9.]+s after the first platform\.",
-                alert["annotations"]["summary"],
-            ), alert["annotations"]["summary"]
-            assert alert["annotations"]["runbook_url"].endswith("#archlagplatformmissing")
+                fallback["annotations"]["summary"],
+            ), fallback["annotations"]["summary"]
             while_missing = evaluate_all(prometheus, queries, values)
 
             # arm64 published into the same tag: the alert resolves.
             pusher.push_index(REPOSITORY, TAG, [amd64, arm64])
             try:
                 wait_for(
-                    lambda: not missing_arm64_alerts(alertmanager, registry.host),
+                    lambda: not missing_arm64_alerts(alertmanager, registry.host, PAGE, FALLBACK),
                     timeout=RESOLVE_TIMEOUT_SECONDS,
-                    what="ArchlagPlatformMissing to resolve in Alertmanager",
+                    what=f"{PAGE} and {FALLBACK} to resolve in Alertmanager",
                 )
             except TimeoutError as error:
                 pytest.fail(f"{error}\n{diagnostics(prometheus, alertmanager)}")

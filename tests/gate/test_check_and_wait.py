@@ -105,7 +105,9 @@ def test_check_missing_platform_prints_an_80_column_table(registry, pusher, caps
     ]
     lines = out.splitlines()
     assert all(len(line) <= 80 for line in lines), out
-    rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index("") + 2 :]}
+    table = lines[lines.index("") + 2 :]
+    rows = {line.split()[0]: line.split()[1:] for line in table[: table.index("")]}
+    assert "--server URL asks a running archlag" in " ".join(table), "where to learn when"
     assert rows["linux/amd64"][:2] == ["yes", "present"]
     assert rows["linux/arm64"] == ["yes", "MISSING", "-"]
     assert rows["linux/s390x"][:2] == ["no", "present"]
@@ -531,6 +533,9 @@ def test_json_document_keys_are_stable() -> None:
             "delay_seconds": None,
             "delay_uncertainty_seconds": None,
             "first_seen_source": None,
+            "expected_by": None,
+            "late_after": None,
+            "late": None,
         }
     ]
 

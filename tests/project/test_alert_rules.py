@@ -15,6 +15,7 @@ UNIT_TESTS = sorted((ROOT / "alerts" / "tests").glob("*.yml"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/archlag/archlag/blob/main/docs/runbook.md#"
 ALERTS = {
+    "ArchlagPlatformLate",
     "ArchlagPlatformMissing",
     "ArchlagPlatformRegressed",
     "ArchlagPublicationSpreadHigh",

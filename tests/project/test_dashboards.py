@@ -55,6 +55,7 @@ PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "ALERTS"}
 # Gauges that are 1 or 0: shown as-is they need a value mapping.
 BINARY_GAUGES = {
     "archlag_tag_platform_available",
+    "archlag_tag_platform_late",
     "archlag_tag_complete",
     "archlag_registry_up",
     "archlag_state_file_ok",

@@ -117,7 +117,10 @@ def make_poller(
 
 
 def snapshot(poller: WatchPoller):
-    return poller.state.snapshot(poller.watch.settings.interval, poller.watch.settings.stall_after)
+    settings = poller.watch.settings
+    return poller.state.snapshot(
+        settings.interval, settings.stall_after, lateness=settings.lateness
+    )
 
 
 def available(poller: WatchPoller, tag: str) -> dict[str, int]:

@@ -13,12 +13,14 @@ screenshot to ``test-artifacts/status-page.png``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 
 from archlag.config import Config, RegistrySettings
+from archlag.core.lateness import ExpectedDelay, LatenessRule, LatenessSettings, deadline
 from archlag.core.platforms import Platform, parse_platform
 from archlag.core.publication import CONFIGURED, Expectation, PlatformState, Publication, TagState
 from archlag.core.snapshots import RepositorySnapshot, Snapshot, TagView
@@ -218,6 +220,42 @@ def test_status_history_precision_and_judgement_are_shown() -> None:
     assert "latest check failed: manifest is not JSON" in page.notes[(app, "0.9")]
     text = " ".join("".join(page.text).split())
     assert "repository not found for 2m: repository not found: it has no tags yet" in text
+
+
+def test_missing_platforms_say_when_they_are_expected_and_since_when_they_are_late() -> None:
+    usual = ExpectedDelay(typical=18 * 60.0, high=25 * 60.0, observations=12)  # late at +37m30s
+    short = ExpectedDelay(typical=60.0, high=60.0, observations=2)  # stall_after, 30m
+    rule = LatenessRule(LatenessSettings(), stall_after=1800.0)
+    tags = (
+        view("2.2", NOW - 300, {AMD: NOW - 300}, AMD, ARM),
+        view("2.1", NOW - 3000, {AMD: NOW - 3000}, AMD, ARM),
+        view("2.0", NOW - 600, {AMD: NOW - 600, ARM: NOW - 590}, AMD, ARM, V7),
+    )
+    pending = (
+        deadline("2.2", ARM, NOW - 300, usual, rule),
+        deadline("2.1", ARM, NOW - 3000, usual, rule),
+        deadline("2.0", V7, NOW - 600, short, rule),
+    )
+    repo = replace(repository(*tags), deadlines=pending)
+
+    page = Matrix(landing.render(Snapshot((repo,)), "1", now=NOW))  # 2027-01-15 08:00 UTC
+
+    app = "127.0.0.1:5000/demo/app"
+    cells = page.repositories[app]
+    assert cells["2.2"]["linux/arm64"] == (
+        "missing",
+        "missing for 5m expected by 08:13 UTC (usually +18m, 12 releases); late after 08:32 UTC",
+    )
+    assert cells["2.1"]["linux/arm64"] == (
+        "missing late",
+        "missing for 50m late since 07:47 UTC (usually +18m, 12 releases)",
+    )
+    assert cells["2.0"]["linux/arm/v7"] == (
+        "missing",
+        "missing for 10m late after 08:20 UTC (stall_after: 2 of 5 releases measured)",
+    )
+    assert page.status[(app, "2.2")] == "⚠ incomplete"
+    assert page.status[(app, "2.1")] == "⚠ incomplete, late"
 
 
 def hostile_snapshot() -> Snapshot:

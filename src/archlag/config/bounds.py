@@ -7,6 +7,7 @@ deep or large enough to fail with anything but a :class:`~archlag.config.setting
 from __future__ import annotations
 
 from archlag.core.durations import parse_duration
+from archlag.core.lateness import WINDOW
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # the configuration file; a large one is a few KiB
 MAX_DEPTH = 64  # nesting of YAML mappings and lists; archlag's keys need 6
@@ -28,3 +29,5 @@ EVENTS_PER_SECOND = (1, 10_000)  # receivers[].events_per_second
 DISCOVERED_IMAGES = (1, 10_000)  # discovery.max_images: each becomes a watch
 MAX_NAMESPACES = 1000  # discovery.kubernetes.namespaces
 MAX_DISCOVERY_PATHS = 100  # discovery.files.paths (each may be a folder)
+LATENESS_MARGIN = (1.0, 100.0)  # lateness.margin: below 1 would page on ordinary releases
+LATENESS_MIN_OBSERVATIONS = (1, WINDOW)  # lateness.min_observations: at most what is kept

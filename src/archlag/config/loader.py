@@ -20,6 +20,7 @@ import yaml
 
 from archlag.config import bounds
 from archlag.config.discovery_section import read_discovery
+from archlag.config.lateness_settings import read_lateness
 from archlag.config.nodes import Node, NodeReader, join
 from archlag.config.receivers import read_receivers
 from archlag.config.registries import read_registries
@@ -44,6 +45,7 @@ TOP_LEVEL_KEYS = frozenset({
 })  # fmt: skip
 WATCH_KEYS = frozenset({
     "interval", "settled_interval", "platforms", "stall_after", "tags", "platform_tags", "backfill",
+    "lateness",
 })  # fmt: skip
 
 
@@ -157,6 +159,9 @@ class _Reader(NodeReader):
             values["platforms"] = frozenset(platforms)
         if "tags" in fields:
             values["tags"] = self.tag_filter(fields["tags"], join(path, "tags"), base.tags)
+        if "lateness" in fields:
+            sub = join(path, "lateness")
+            values["lateness"] = read_lateness(self, fields["lateness"], sub, base.lateness)
         if "backfill" in fields:
             values["backfill"] = self.scalar(
                 fields["backfill"], join(path, "backfill"), bool, "true or false"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archlag.config.bounds import MAX_REPORTED_ISSUES
 from archlag.config.tag_filter import TagFilter
+from archlag.core.lateness import LatenessSettings
 from archlag.core.platforms import Platform
 from archlag.core.references import ImageReference
 from archlag.secrets import Secret
@@ -79,6 +80,8 @@ class WatchSettings:
     tags: TagFilter = field(default_factory=TagFilter)
     platform_tags: str | None = None  # e.g. "{tag}-{arch}": per-arch tags are platforms of {tag}
     backfill: bool = False  # estimate history of baseline tags from image config `created`
+    # when a missing platform is late, from the repository's own history (core.lateness)
+    lateness: LatenessSettings = field(default_factory=LatenessSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ REDACTED = "<secret>"
 _DURATIONS = frozenset({
     "interval", "settled_interval", "stall_after", "timeout", "max_backoff", "latency_buckets",
     "grace",
+    "min", "max",  # lateness
 })  # fmt: skip
 _NOT_WRITTEN = frozenset({"host"})  # of a registry: its host is its key in `registries`
 

@@ -10,6 +10,8 @@
 - :mod:`~archlag.core.status`, :mod:`~archlag.core.figures`, :mod:`~archlag.core.histograms`,
   :mod:`~archlag.core.snapshots`: what a watch is and counts, and the frozen snapshots that
   metrics, the read API and the status page read;
+- :mod:`~archlag.core.lateness`: what each platform of a repository usually takes, and when a
+  missing one is late;
 - :mod:`~archlag.core.outcomes`: the bounded label values of the registry boundary.
 
 Nothing here imports anything of archlag outside this package.

@@ -12,11 +12,13 @@ snapshots); taking one copies nothing that a poll could change afterwards.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archlag.core.figures import WatchFigures
 from archlag.core.histograms import HistogramSnapshot
+from archlag.core.lateness import Deadline, ExpectedDelay, LatenessRule, LatenessSettings
 from archlag.core.platforms import Platform
 from archlag.core.publication import TagState
 from archlag.core.status import PENDING, REGISTRY_PROBLEMS
@@ -54,6 +56,17 @@ class RepositorySnapshot:
     configured_platforms: frozenset[Platform] = frozenset()  # the watch's `platforms`
     # tags in view that no check could read yet (no record): why their latest check failed
     unread: Mapping[str, str] = field(default_factory=dict)
+    lateness: LatenessSettings = field(default_factory=LatenessSettings)  # the watch's setting
+    # each platform's expectation, from the repository's measured delays (core.lateness)
+    expected_delays: Mapping[Platform, ExpectedDelay] = field(default_factory=dict)
+    deadlines: tuple[Deadline, ...] = ()  # every missing platform of the tags in view
+
+    @property
+    def rule(self) -> LatenessRule:
+        return LatenessRule(self.lateness, self.stall_after)
+
+    def deadlines_by_tag(self) -> dict[tuple[str, Platform], Deadline]:
+        return {(d.tag, d.platform): d for d in self.deadlines}
 
     @property
     def failing(self) -> int:
@@ -169,6 +182,9 @@ class LiveSnapshot:
     # --web.config.file: None when not given; else whether the last read of it was good
     web_config_successful: bool | None = None
     web_config_success_time: float | None = None
+    # per watch: its missing platforms' deadlines, which say at each scrape whether one is late
+    deadlines: Mapping[tuple[str, str], tuple[Deadline, ...]] = field(default_factory=dict)
+    taken_at: float = field(default_factory=time.time)  # the scrape's now
 
 
 @dataclass(frozen=True, slots=True)

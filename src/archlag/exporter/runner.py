@@ -141,6 +141,7 @@ class LiveFigures:
             web_config_success_time=self.web.last_success if self.web else None,
             running=self.judge.statuses() if self.judge else (),
             discovery=self.discovery.sources() if self.discovery else (),
+            deadlines=self.supervisor.deadlines(),
         )
 
 

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from archlag import logs
 from archlag.config import Config, Receiver, Watch, WatchSettings
+from archlag.core.lateness import Deadline, LatenessRule
 from archlag.core.sharding import Shard
 from archlag.core.snapshots import RegistryStatus, RepositorySnapshot, Snapshot
 from archlag.events.event_tally import EventTally
@@ -145,6 +146,17 @@ class Supervisor:
             at = running.poller.state.figures.last_poll_success
             if at is not None:
                 found[registry, repository] = at
+        return found
+
+    def deadlines(self) -> dict[tuple[str, str], tuple[Deadline, ...]]:
+        """Each watch's missing platforms and when they are late, for every scrape (computed
+        once per change of the watch's state)."""
+        found = {}
+        for key, running in self._running.items():
+            settings = running.poller.watch.settings
+            rule = LatenessRule(settings.lateness, settings.stall_after)
+            if pending := running.poller.state.deadlines(rule):
+                found[key] = pending
         return found
 
     def clients(self) -> list[RegistryClient]:
@@ -342,6 +354,7 @@ def _repository_snapshot(poller: WatchPoller) -> RepositorySnapshot:
         settings.stall_after,
         manifest_digests=settings.platform_tags is None,
         configured_platforms=settings.platforms,
+        lateness=settings.lateness,
     )
 
 

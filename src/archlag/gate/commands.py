@@ -334,11 +334,11 @@ def _print_report(
     waited: float | None = None,
     timed_out: bool = False,
 ) -> None:
+    via = "registry" if options.server is None else "server"
     if options.output == "json":
-        via = "registry" if options.server is None else "server"
         text = gate_output.as_json(report, command, waited=waited, timed_out=timed_out, via=via)
     else:
-        text = gate_output.table(report, waited=waited)
+        text = gate_output.table(report, waited=waited, via=via)
     sys.stdout.write(text)
     sys.stdout.flush()
 

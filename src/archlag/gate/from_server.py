@@ -16,6 +16,7 @@ same thing to ``check`` and ``wait`` (their ``registry`` is the server's URL):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import httpx
 
 from archlag.core.platforms import Platform, PlatformError, parse_platform
 from archlag.core.references import ImageReference
-from archlag.gate.report import FROM_SERVER, Report, Timing, Wanted
+from archlag.gate.report import FROM_SERVER, Due, Report, Timing, Wanted
 from archlag.registry import (
     BadResponseError,
     NotFoundError,
@@ -66,8 +67,13 @@ class ServerLooker:
             return Report(image, expectation, None)
         platforms: dict[Platform, str] = {}
         timings: dict[Platform, Timing] = {}
+        due: dict[Platform, Due] = {}
         for item in entry.get("platforms") or []:
-            if not isinstance(item, dict) or item.get("available") is not True:
+            if not isinstance(item, dict):
+                continue
+            if item.get("available") is not True:
+                if (found := _due(item)) is not None:
+                    due[_platform(item.get("platform"), self.url)] = found
                 continue
             platform = _platform(item.get("platform"), self.url)
             first_seen = _number(item.get("first_seen"))
@@ -81,7 +87,7 @@ class ServerLooker:
                 str(item.get("source") or ""),
             )
         content = TagContent(str(entry.get("digest") or ""), "", platforms)
-        return Report(image, expectation, content, timings)
+        return Report(image, expectation, content, timings, due)
 
     async def _tags(self, image: ImageReference) -> dict[str, Any]:
         params = {"image": f"{image.registry}/{image.repository}:{image.tag}"}
@@ -141,5 +147,32 @@ def _platform(value: object, url: str) -> Platform:
         raise BadResponseError(f"the answer names a platform {value!r}", registry=url) from None
 
 
+def _due(item: dict[str, Any]) -> Due | None:
+    """A missing platform's lateness, when the answer has it (archlag before 0.2 has not); a
+    value of the wrong type counts as absent, and only the known bases are kept."""
+    late_after = _number(item.get("late_after"))
+    if late_after is None:
+        return None
+    history = item.get("expected_delay")
+    history = history if isinstance(history, dict) else {}
+    observations = _number(history.get("observations"))
+    basis = item.get("late_after_basis")
+    return Due(
+        late_after,
+        item.get("late") is True,
+        basis if basis in ("history", "stall_after") else "",
+        _number(item.get("expected_by")),
+        _number(history.get("typical_seconds")),
+        min(int(observations), 1_000_000) if observations is not None and observations > 0 else 0,
+    )
+
+
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number from the answer, or None (an integer too large for a float is None)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

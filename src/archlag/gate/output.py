@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from archlag.core.durations import format_duration
 from archlag.core.platforms import Platform
-from archlag.gate.report import FROM_FLAGS, FROM_SERVER, FROM_WATCH, Report, WaitResult
+from archlag.gate.report import FROM_FLAGS, FROM_SERVER, FROM_WATCH, Due, Report, WaitResult
 from archlag.registry.manifests import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -48,7 +49,9 @@ def _wanted(report: Report) -> frozenset[Platform]:
     return report.expectation.platforms or report.present
 
 
-def table(report: Report, *, waited: float | None = None) -> str:
+def table(
+    report: Report, *, waited: float | None = None, via: str = "registry", now: float | None = None
+) -> str:
     """A human-readable report, at most 80 columns wide (but for a very long image name)."""
     content = report.content
     lines = [f"image   {report.image}"]
@@ -84,6 +87,7 @@ def table(report: Report, *, waited: float | None = None) -> str:
     if not rows:
         lines.append("(no platforms)")
     lines += _timings(report)
+    lines += _when(report, via, time.time() if now is None else now)
     return "\n".join(lines) + "\n"
 
 
@@ -110,6 +114,54 @@ def _timings(report: Report) -> list[str]:
             when += f", ±{format_duration(error)}" if error > 0 else ", exact"
         lines.append(f"  {str(platform)[:_PLATFORM_COLUMN]:<{_PLATFORM_COLUMN // 2}}  {when}")
     return lines
+
+
+def _when(report: Report, via: str, now: float) -> list[str]:
+    """When each missing platform is expected and late: what a running archlag can say from
+    the repository's history, or, from the registry alone, where to ask."""
+    if not report.found or not report.missing:
+        return []
+    if via != "server":
+        return [
+            "",
+            *textwrap.wrap(
+                "when: the registry keeps no history; --server URL asks a running archlag, which "
+                "knows how long each platform usually takes in this repository",
+                WIDTH,
+            ),
+        ]
+    lines = ["", "when (archlag, from this repository's history):"]
+    for platform in report.missing:
+        due = report.due.get(platform)
+        text = "unknown (this archlag says nothing about it)" if due is None else _due(due, now)
+        lines += textwrap.wrap(
+            f"{str(platform)[:_PLATFORM_COLUMN]:<{_PLATFORM_COLUMN // 2}}  {text}",
+            WIDTH,
+            initial_indent="  ",
+            subsequent_indent=" " * (_PLATFORM_COLUMN // 2 + 4),
+            break_on_hyphens=False,
+        )
+    return lines
+
+
+def _due(due: Due, now: float) -> str:
+    """``expected by 14:32 UTC, late after 14:52 UTC (usually +18m, 12 releases)``."""
+    late = f"LATE since {_moment(due.late_after, now)}" if due.late else ""
+    if not late:
+        late = f"late after {_moment(due.late_after, now)}"
+        if due.expected_by is not None:
+            late = f"expected by {_moment(due.expected_by, now)}, {late}"
+    if due.basis == "history" and due.typical is not None:
+        why = f"usually +{format_duration(due.typical)}, {due.observations} releases"
+    else:
+        why = f"stall_after: {due.observations} releases measured, too few to judge by"
+    return f"{late} ({why})"
+
+
+def _moment(at: float, now: float) -> str:
+    """A UTC time of day, with its date when that is not today's."""
+    day = time.gmtime(at)[:3] == time.gmtime(now)[:3]
+    return time.strftime("%H:%M UTC" if day else "%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
 def as_json(
@@ -151,6 +203,7 @@ def as_json(
                     timings[platform].delay_uncertainty if platform in timings else None
                 ),
                 "first_seen_source": timings[platform].source if platform in timings else None,
+                **_due_keys(report.due.get(platform)),
             }
             for platform in sorted(expected | report.present)
         ],
@@ -163,7 +216,16 @@ def as_json(
     return json.dumps(document) + "\n"
 
 
-def progress(report: Report, elapsed: float) -> str:
+def _due_keys(due: Due | None) -> dict[str, Any]:
+    """A missing platform's lateness as a running archlag judged it (null without --server)."""
+    return {
+        "expected_by": due.expected_by if due is not None else None,
+        "late_after": due.late_after if due is not None else None,
+        "late": due.late if due is not None else None,
+    }
+
+
+def progress(report: Report, elapsed: float, now: float | None = None) -> str:
     """One progress line: elapsed time, what is present, what is missing."""
     wanted = _wanted(report)
     present = report.present & wanted
@@ -175,6 +237,13 @@ def progress(report: Report, elapsed: float) -> str:
             state += f" ({_names(present)})"
     if report.missing:
         state += f"; missing: {_names(report.missing)}"
+    clock = time.time() if now is None else now
+    for platform in report.missing:
+        due = report.due.get(platform)
+        if due is not None and due.late:
+            state += f"; {platform} late since {_moment(due.late_after, clock)}"
+        elif due is not None and due.expected_by is not None:
+            state += f"; {platform} expected by {_moment(due.expected_by, clock)}"
     return f"waiting {format_duration(elapsed)}: {state}"
 
 

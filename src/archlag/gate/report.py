@@ -43,6 +43,19 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class Due:
+    """When a missing platform is expected and when it is late, as a running archlag judges it
+    from the repository's history (``--server`` only)."""
+
+    late_after: float
+    late: bool
+    basis: str  # "history" (the repository's delays) or "stall_after" (too little history)
+    expected_by: float | None = None
+    typical: float | None = None  # how long after the first platform it usually appears
+    observations: int = 0  # the measured releases that rests on
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """One look at a tag, judged against the wanted platforms."""
 
@@ -50,6 +63,7 @@ class Report:
     expectation: Wanted
     content: TagContent | None  # None: the tag does not exist (yet)
     timings: Mapping[Platform, Timing] = field(default_factory=dict)
+    due: Mapping[Platform, Due] = field(default_factory=dict)  # missing platforms (--server)
 
     @property
     def found(self) -> bool:

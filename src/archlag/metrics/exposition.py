@@ -22,7 +22,7 @@ import anyio
 from archlag.core.snapshots import LiveSnapshot, Snapshot
 from archlag.metrics.compressed import Compressed, compress
 from archlag.metrics.hold import Key, NewSeriesHold, Scraper
-from archlag.metrics.live import live_families
+from archlag.metrics.live import LateSeries, live_families
 from archlag.metrics.repository import SPECS, RepositoryChunks, repository_lines
 from archlag.metrics.text import Family, Spec, label_set, render
 
@@ -107,6 +107,7 @@ class Exposition:
         self._cache: dict[str, _Cached] = {}
         self._epochs: dict[str, int] = {}
         self._latest: Rendering | None = None
+        self._late = LateSeries()
 
     def prime(self) -> None:
         """Render the restored state once, before serving: series with values are known."""
@@ -146,7 +147,7 @@ class Exposition:
             for group in released:
                 self._epochs[group] = self._epochs.get(group, 0) + 1
             self.changed()
-        families = live_families(self._live()) if self._live is not None else []
+        families = live_families(self._live(), self._late) if self._live is not None else []
         live = render(families, openmetrics=openmetrics).encode()
         tail = live + b"# EOF\n" if openmetrics else live
         if gzip:

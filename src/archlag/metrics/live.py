@@ -1,14 +1,15 @@
 """The small families that change with every request, rendered at each scrape: what registries
-said about rate limits, the state file's health, the version, shards and reloads, and archlag's
-own traffic."""
+said about rate limits, the state file's health, the version, shards and reloads, whether each
+missing platform is late by now, and archlag's own traffic."""
 
 from __future__ import annotations
 
+from archlag.core.lateness import Deadline
 from archlag.core.outcomes import LIMITS
 from archlag.core.snapshots import LiveSnapshot
 from archlag.metrics.http_listeners import listener_families
 from archlag.metrics.running_images import running_families
-from archlag.metrics.text import Family, Spec, label_set, with_label
+from archlag.metrics.text import Family, Spec, label_set, sample, with_label
 from archlag.metrics.traffic import traffic_families
 
 LIMIT = Spec(
@@ -63,6 +64,12 @@ RELOAD_OK = Spec(
     "gauge",
     "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
 )
+LATE = Spec(
+    "archlag_tag_platform_late",
+    "gauge",
+    "1 once this missing platform of the tag is past "
+    "archlag_tag_platform_late_after_timestamp_seconds, else 0 (as of this scrape)",
+)
 RELOAD_AT = Spec(
     "archlag_config_last_reload_success_timestamp_seconds",
     "gauge",
@@ -70,9 +77,10 @@ RELOAD_AT = Spec(
 )
 
 
-def live_families(live: LiveSnapshot) -> list[Family]:
-    """Every family rendered at each scrape: the registries' limits, the process's health, and
-    archlag's own traffic (:mod:`archlag.metrics.traffic`)."""
+def live_families(live: LiveSnapshot, late: LateSeries | None = None) -> list[Family]:
+    """Every family rendered at each scrape: the registries' limits, the process's health,
+    whether each missing platform is late (``late`` keeps its lines from one scrape to the
+    next), and archlag's own traffic (:mod:`archlag.metrics.traffic`)."""
     limit, remaining, window = Family(LIMIT), Family(REMAINING), Family(WINDOW)
     backoff, quota, limits = Family(BACKOFF), Family(QUOTA), Family(LIMITS_HIT)
     for status in live.registries:
@@ -103,7 +111,46 @@ def live_families(live: LiveSnapshot) -> list[Family]:
         polled.gauge(label_set(registry=registry, repository=repository), at)
     return [
         limit, remaining, window, backoff, quota, limits, state, build, ordinal, total, reloaded,
-        reloaded_at, polled, *traffic_families(live.requests, live.receivers),
+        reloaded_at, polled, (late or LateSeries()).family(live),
+        *traffic_families(live.requests, live.receivers),
         *running_families(live.running, live.discovery),
         *listener_families(live),
     ]  # fmt: skip
+
+
+class LateSeries:
+    """``archlag_tag_platform_late``, whether each missing platform is late now: the one figure
+    that changes with the clock alone, so it is rendered at every scrape. Its two possible lines
+    per platform are written once per watch's deadlines (which change only with the watch's
+    state: the same tuple until then), so a scrape only compares each deadline with its clock.
+    Event loop only."""
+
+    def __init__(self) -> None:
+        self._lines: dict[tuple[str, str], tuple[tuple[Deadline, ...], list[_Choice]]] = {}
+
+    def family(self, live: LiveSnapshot) -> Family:
+        late, now = Family(LATE), live.taken_at
+        kept = {}
+        for key, pending in live.deadlines.items():
+            cached = self._lines.get(key)
+            if cached is None or cached[0] is not pending:
+                cached = (pending, [_choice(key, deadline) for deadline in pending])
+            kept[key] = cached
+            for late_after, waiting, passed in cached[1]:
+                late.lines.add(passed if now > late_after else waiting)
+        self._lines = kept  # watches without a missing platform are forgotten
+        return late
+
+
+_Choice = tuple[float, str, str]  # the deadline, the line before it, the line after it
+
+
+def _choice(watch: tuple[str, str], deadline: Deadline) -> _Choice:
+    registry, repository = watch
+    labels = label_set(
+        registry=registry,
+        repository=repository,
+        tag=deadline.tag,
+        platform=str(deadline.platform),
+    )
+    return (deadline.late_after, sample(LATE.name, labels, 0), sample(LATE.name, labels, 1))

@@ -130,11 +130,31 @@ LAST_EVENT = Spec(
     "gauge",
     "When a push event for this watch was last accepted (absent before the first)",
 )
+EXPECTED_DELAY = Spec(
+    "archlag_platform_expected_delay_seconds",
+    "gauge",
+    "How long after a publication's first platform this platform usually appears in this "
+    "repository: percentile 50 and 95 (nearest rank) of its last 20 measured delays",
+)
+EXPECTED_OBSERVATIONS = Spec(
+    "archlag_platform_expected_delay_observations",
+    "gauge",
+    "How many measured delays archlag_platform_expected_delay_seconds rests on (at most 20); "
+    "below the watch's lateness.min_observations, stall_after decides when it is late",
+)
+LATE_AFTER = Spec(
+    "archlag_tag_platform_late_after_timestamp_seconds",
+    "gauge",
+    "When this missing platform of the tag becomes late: the tag's first-seen time plus the "
+    "repository's p95 delay for it times lateness.margin, bounded to lateness.min and max, or "
+    "plus stall_after while its history is too short; only for expected platforms never seen",
+)
 
 SPECS = (
     AVAILABLE, PLATFORM_FIRST_SEEN, LAST_ABSENT, TAG_FIRST_SEEN, COMPLETE, SOURCE, SPREAD,
     DELAY, SPREAD_ESTIMATED, DELAY_ESTIMATED, STALL, INTERVAL, REGRESSIONS, POLL_ERRORS,
     UNSUPPORTED, STATUS, IGNORED, FAILING, SUSPECT, FORGOTTEN, CHANGES, LAST_EVENT,
+    EXPECTED_DELAY, EXPECTED_OBSERVATIONS, LATE_AFTER,
 )  # fmt: skip
 
 
@@ -162,6 +182,7 @@ def repository_lines(repo: RepositorySnapshot, hold: NewSeriesHold) -> Repositor
         _tag(out.families, base, view)
     _Held(out, hold, f"{repo.registry}/{repo.repository}").add_all(repo, base)
     _watch(out.families, base, repo)
+    _lateness(out.families, base, repo)
     families = {name: lines.encoded() for name, lines in out.families.items()}
     return RepositoryChunks(families, frozenset(out.held))
 
@@ -254,3 +275,29 @@ def _watch(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> N
     families[FAILING.name].add(text.sample(FAILING.name, base, repo.failing))
     if repo.figures.last_event is not None:
         families[LAST_EVENT.name].add(text.sample(LAST_EVENT.name, base, repo.figures.last_event))
+
+
+def _lateness(families: dict[str, Lines], base: str, repo: RepositorySnapshot) -> None:
+    """Each platform in view's expectation, and when each missing platform becomes late (a
+    fixed time: whether it is late now is rendered at every scrape, by metrics.live)."""
+    expected, observations = families[EXPECTED_DELAY.name], families[EXPECTED_OBSERVATIONS.name]
+    for platform in sorted(repo.platforms):
+        labels = with_label(base, "platform", str(platform))
+        found = repo.expected_delays.get(platform)
+        observations.add(
+            text.sample(EXPECTED_OBSERVATIONS.name, labels, found.observations if found else 0)
+        )
+        if found is None:
+            continue
+        for percentile, seconds in found.percentiles():
+            ranked = with_label(labels, "percentile", percentile)
+            expected.add(text.sample(EXPECTED_DELAY.name, ranked, seconds))
+    late_after = families[LATE_AFTER.name]
+    for pending in repo.deadlines:
+        labels = label_set(
+            registry=repo.registry,
+            repository=repo.repository,
+            tag=pending.tag,
+            platform=str(pending.platform),
+        )
+        late_after.add(text.sample(LATE_AFTER.name, labels, pending.late_after))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from archlag.core.figures import WatchFigures
 from archlag.core.histograms import Histogram
+from archlag.core.lateness import Deadline, DelayHistory, LatenessRule, LatenessSettings, deadlines
 from archlag.core.platforms import Platform
 from archlag.core.publication import Completion, TagState, legacy_expectation, select_tags
 from archlag.core.snapshots import RepositorySnapshot, TagView
@@ -48,6 +49,11 @@ class RepositoryState:
     delays: dict[Platform, Histogram] = field(default_factory=dict)
     spread_estimated: Histogram = field(init=False)
     delays_estimated: dict[Platform, Histogram] = field(default_factory=dict)
+    history: DelayHistory = field(default_factory=DelayHistory)  # measured delays, for lateness
+    # the deadlines of the missing platforms in view, for a generation and a rule
+    _deadlines: tuple[int, LatenessRule, tuple[Deadline, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.spread = Histogram(self.buckets)
@@ -135,16 +141,30 @@ class RepositoryState:
                 self.observe(platform, delay, completion.estimated)
 
     def observe(self, platform: Platform | None, seconds: float, estimated: bool) -> None:
-        """Record a spread (``platform`` None) or a delay; estimates are kept apart."""
+        """Record a spread (``platform`` None) or a delay; estimates are kept apart, and only
+        measured delays make the platform's expectation."""
         if platform is None:
             (self.spread_estimated if estimated else self.spread).observe(seconds)
             return
+        if not estimated:
+            self.history.observe(platform, seconds)
         delays = self.delays_estimated if estimated else self.delays
         if platform not in delays:
             delays[platform] = Histogram(self.buckets)
         delays[platform].observe(seconds)
 
     # -- reading -------------------------------------------------------------------------------
+
+    def deadlines(self, rule: LatenessRule) -> tuple[Deadline, ...]:
+        """When each missing platform of the tags in view is late (computed once per generation
+        and rule: what a scrape asks at every scrape)."""
+        cached = self._deadlines
+        if cached is not None and cached[0] == self.generation and cached[1] == rule:
+            return cached[2]
+        views = (self.tags[t] for t in self.selected if t in self.tags)
+        found = deadlines(views, self.history.expected(), rule)
+        self._deadlines = (self.generation, rule, found)
+        return found
 
     def snapshot(
         self,
@@ -153,7 +173,9 @@ class RepositoryState:
         *,
         manifest_digests: bool = True,
         configured_platforms: frozenset[Platform] = frozenset(),
+        lateness: LatenessSettings | None = None,
     ) -> RepositorySnapshot:
+        lateness = lateness or LatenessSettings()
         views = tuple(
             TagView(self.tags[t], self.tag_errors.get(t, ""))
             for t in self.selected
@@ -178,6 +200,9 @@ class RepositoryState:
                 for t in self.selected
                 if t not in self.tags and t in self.tag_errors
             },
+            lateness=lateness,
+            expected_delays=self.history.expected(),
+            deadlines=self.deadlines(LatenessRule(lateness, stall_after)),
         )
 
     def listed(self) -> list[str]:

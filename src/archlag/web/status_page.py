@@ -1,8 +1,9 @@
 """The status page at ``/``: per watched repository, its newest tags against its platforms.
 
 Each cell says whether the platform is present and how long after the tag's first platform it
-appeared (with the precision of that figure), or how long it has been missing; incomplete tags
-are highlighted (and say so in text, not only in colour). Each tag says whether archlag saw its
+appeared (with the precision of that figure), or how long it has been missing, when it is
+expected from the repository's history and when it is (or was) late; incomplete tags are
+highlighted (and say so in text, not only in colour). Each tag says whether archlag saw its
 publication begin (measured) or found it complete (baseline), and what it was judged by. Each
 repository says its watch's status and, when a poll failed, why. Plain server-rendered HTML
 with a little CSS and no script; ``refresh`` adds a ``<meta http-equiv="refresh">``.
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from html import escape
 
 from archlag.core.durations import format_duration
+from archlag.core.lateness import HISTORY, Deadline
 from archlag.core.platforms import Platform
 from archlag.core.publication import CONFIGURED, LEARNED, LEGACY, Publication, delay_uncertainty
 from archlag.core.snapshots import RepositorySnapshot, RunningStatus, Snapshot, TagView
@@ -36,6 +38,8 @@ thead th{background:#eef0f3}
 tbody th{font-family:ui-monospace,monospace;font-weight:600;word-break:break-all}
 td.present{background:#e3f4e3}
 td.missing{background:#fbdcdc;font-weight:600}
+td.missing small{display:block}
+td.late{background:#f4a8a8}
 td.regressed{background:#f8cf9c;font-weight:600}
 td.absent{color:#999}
 tr.incomplete th,tr.incomplete td.status{background:#ffe89a}
@@ -118,7 +122,8 @@ def _repository(index: int, repo: RepositorySnapshot, now: float) -> str:
     polled += f"; polled every {format_duration(repo.interval)}"
     platforms = sorted({p for view in repo.tags for p in _platforms(view)})
     header = "".join(f"<th scope='col'>{escape(str(p))}</th>" for p in platforms)
-    rows = "".join(_row(view, platforms, now, repo.stall_after) for view in repo.tags)
+    due = _Due(repo, now)
+    rows = "".join(_row(view, platforms, due) for view in repo.tags)
     rows += "".join(_unread_row(tag, error, len(platforms)) for tag, error in repo.unread.items())
     table = (
         f"<table class='matrix'><thead><tr><th scope='col'>tag</th>{header}"
@@ -152,9 +157,9 @@ def _platforms(view: TagView) -> set[Platform]:
     return set(view.expected) | set(view.state.publication.platforms)
 
 
-def _row(view: TagView, platforms: list[Platform], now: float, stall_after: float) -> str:
+def _row(view: TagView, platforms: list[Platform], due: _Due) -> str:
     publication = view.state.publication
-    cells = [_cell(view, publication, platform, now) for platform in platforms]
+    cells = [_cell(view, publication, platform, due) for platform in platforms]
     tag = escape(view.state.tag)
     kind = "baseline" if publication.baseline else "measured"
     notes = [note for note in (_history(publication), _judged_by(publication)) if note]
@@ -164,13 +169,61 @@ def _row(view: TagView, platforms: list[Platform], now: float, stall_after: floa
     if view.complete:
         status, row = "complete", f"complete {kind}"
     else:
-        stalled = now - publication.first_seen >= stall_after
-        status = "⚠ incomplete, stalled" if stalled else "⚠ incomplete"
+        status = "⚠ incomplete" + due.lateness(view.state.tag, publication)
         row = f"incomplete {kind}"
     return (
         f"<tr class='{row}' data-tag='{tag}'><th scope='row'>{tag}</th>{''.join(cells)}"
         f"<td class='status'><span class='state'>{status}</span>{small}</td></tr>"
     )
+
+
+class _Due:
+    """When the missing platforms of a repository's tags are expected, and which are late."""
+
+    def __init__(self, repo: RepositorySnapshot, now: float) -> None:
+        self.deadlines = repo.deadlines_by_tag()
+        self._by_tag: dict[str, list[Deadline]] = {}
+        for deadline in repo.deadlines:
+            self._by_tag.setdefault(deadline.tag, []).append(deadline)
+        self.now = now
+        self._stall_after = repo.stall_after
+        self._enough = repo.lateness.min_observations
+
+    def lateness(self, tag: str, publication: Publication) -> str:
+        """``, late`` once a missing platform of the tag is late (by the stall_after of old
+        for a tag that only lacks platforms that vanished)."""
+        mine = self._by_tag.get(tag)
+        if mine:
+            return ", late" if any(d.late(self.now) for d in mine) else ""
+        return ", stalled" if self.now - publication.first_seen >= self._stall_after else ""
+
+    def note(self, deadline: Deadline) -> str:
+        """``expected by 14:32 UTC (usually +18m, 12 releases)``, or ``late since ...``."""
+        expected = deadline.expected
+        if deadline.basis == HISTORY and expected is not None:
+            usually = (
+                f"usually +{format_duration(expected.typical)}, {expected.observations} releases"
+            )
+        else:
+            measured = expected.observations if expected is not None else 0
+            usually = f"stall_after: {measured} of {self._enough} releases measured"
+        if deadline.late(self.now):
+            return f"late since {_moment(deadline.late_after, self.now)} ({usually})"
+        if deadline.expected_by is not None:
+            by = _moment(deadline.expected_by, self.now)
+            return (
+                f"expected by {by} ({usually}); late after {_moment(deadline.late_after, self.now)}"
+            )
+        return f"late after {_moment(deadline.late_after, self.now)} ({usually})"
+
+
+def _moment(at: float, now: float) -> str:
+    """A time of the day in UTC, with its date when that is not today's."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    shown = time.strftime("%H:%M", time.gmtime(at))
+    if time.gmtime(at)[:3] != time.gmtime(now)[:3]:
+        shown = time.strftime("%Y-%m-%d %H:%M", time.gmtime(at))
+    return f"<time datetime='{stamp}'>{shown} UTC</time>"
 
 
 def _unread_row(tag: str, error: str, columns: int) -> str:
@@ -184,7 +237,7 @@ def _unread_row(tag: str, error: str, columns: int) -> str:
     )
 
 
-def _cell(view: TagView, publication: Publication, platform: Platform, now: float) -> str:
+def _cell(view: TagView, publication: Publication, platform: Platform, due: _Due) -> str:
     name = escape(str(platform))
     state = publication.platforms.get(platform)
     if state is not None and state.present:
@@ -203,9 +256,15 @@ def _cell(view: TagView, publication: Publication, platform: Platform, now: floa
             "<small>was present, then removed</small></td>"
         )
     if platform in view.expected:
-        waited = format_duration(max(now - publication.first_seen, 0.0))
+        waited = format_duration(max(due.now - publication.first_seen, 0.0))
+        deadline = due.deadlines.get((view.state.tag, platform))
+        kind, note = "missing", ""
+        if deadline is not None:
+            kind += " late" if deadline.late(due.now) else ""
+            note = f" <small class='due'>{due.note(deadline)}</small>"
         return (
-            f"<td class='missing' data-platform='{name}'>missing <small>for {waited}</small></td>"
+            f"<td class='{kind}' data-platform='{name}'>missing <small>for {waited}</small>"
+            f"{note}</td>"
         )
     return f"<td class='absent' data-platform='{name}'>–</td>"
 

@@ -10,9 +10,10 @@ module is the JSON Schema the tests validate every answer against.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from archlag.core.lateness import Deadline, ExpectedDelay
 from archlag.core.platforms import Platform
 from archlag.core.publication import (
     Expectation,
@@ -55,10 +56,15 @@ def watches_document(repos: Iterable[RepositorySnapshot]) -> Document:
 
 
 def tags_document(
-    repo: RepositorySnapshot, wanted: frozenset[Platform], tag: str | None = None
+    repo: RepositorySnapshot,
+    wanted: frozenset[Platform],
+    tag: str | None = None,
+    now: float | None = None,
 ) -> Document:
-    """Every tag in view (or the one named), judged by its own expectation and by ``wanted``."""
+    """Every tag in view (or the one named), judged by its own expectation and by ``wanted``;
+    each missing platform's lateness as of ``now``."""
     views = [v for v in repo.tags if tag is None or v.state.tag == tag]
+    due = _Due(repo, time.time() if now is None else now)
     return {
         "api_version": API_VERSION,
         "image": image_of(repo),
@@ -68,7 +74,7 @@ def tags_document(
         "status_message": repo.figures.status.message,
         "wanted": sorted(str(p) for p in wanted) if wanted else None,
         "expected_for_new_tag": _expectation(new_tag_expectation(repo)),
-        "tags": [tag_document(view, wanted, repo.manifest_digests) for view in views],
+        "tags": [tag_document(view, wanted, repo.manifest_digests, due) for view in views],
         "unread_tags": [
             {"tag": name, "last_check_error": error}
             for name, error in repo.unread.items()
@@ -92,7 +98,38 @@ def _expectation(expectation: Expectation) -> Document:
     }
 
 
-def tag_document(view: TagView, wanted: frozenset[Platform], manifest_digest: bool) -> Document:
+class _Due:
+    """A repository's expectations and the deadlines of its missing platforms, at ``now``."""
+
+    __slots__ = ("deadlines", "expected", "now")
+
+    def __init__(self, repo: RepositorySnapshot, now: float) -> None:
+        self.expected: Mapping[Platform, ExpectedDelay] = repo.expected_delays
+        self.deadlines: Mapping[tuple[str, Platform], Deadline] = repo.deadlines_by_tag()
+        self.now = now
+
+    def platform(self, tag: str, platform: Platform) -> Document:
+        """The lateness keys of one platform of a tag (null when it is not missing)."""
+        history = self.expected.get(platform)
+        deadline = self.deadlines.get((tag, platform))
+        return {
+            "expected_delay": None
+            if history is None
+            else {
+                "typical_seconds": history.typical,
+                "high_seconds": history.high,
+                "observations": history.observations,
+            },
+            "expected_by": deadline.expected_by if deadline is not None else None,
+            "late_after": deadline.late_after if deadline is not None else None,
+            "late_after_basis": deadline.basis if deadline is not None else None,
+            "late": deadline is not None and deadline.late(self.now),
+        }
+
+
+def tag_document(
+    view: TagView, wanted: frozenset[Platform], manifest_digest: bool, due: _Due
+) -> Document:
     state = view.state
     publication = state.publication
     expectation = publication.expectation
@@ -114,6 +151,7 @@ def tag_document(view: TagView, wanted: frozenset[Platform], manifest_digest: bo
         "last_check_error": view.error or None,
         "platforms": [
             _platform(publication, platform, platform in publication.expected)
+            | due.platform(state.tag, platform)
             for platform in sorted(publication.expected | wanted | publication.platforms.keys())
         ],
     }
